@@ -1,0 +1,30 @@
+# Two commands do all the set-up:  `make lab` (install + open the course) and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: install lab test bench clean
+
+# Create the virtual environment and install fmkit with its test extras. torch is pinned
+# below 2.14 in pyproject.toml so that pip takes the CPU build, never a CUDA one.
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/quality_vs_nfe.py
+	$(PY) benchmarks/recipe_cost.py
+
+clean:
+	rm -rf $(VENV) _book test-output .pytest_cache

@@ -1,0 +1,43 @@
+"""The time-conditioned velocity network ``v_theta(x, t)``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .paths import as_time
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers of the given widths with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class VelocityField(nn.Module):
+    """An MLP that predicts the velocity at position ``x`` and time ``t``.
+
+    Time is a continuous input, so a small MLP lifts the scalar ``t`` to a
+    ``time_emb_dim`` embedding; the main MLP reads ``[x, embedding]`` through
+    ``n_hidden`` ReLU layers of width ``hidden_dim`` and outputs a vector of size ``dim``.
+
+    >>> v = VelocityField()
+    >>> v(torch.zeros(5, 2), 0.5).shape
+    torch.Size([5, 2])
+    """
+
+    def __init__(self, dim: int = 2, time_emb_dim: int = 16, hidden_dim: int = 128, n_hidden: int = 4):
+        super().__init__()
+        self.dim = dim
+        self.time_mlp = mlp([1, time_emb_dim, time_emb_dim, time_emb_dim])
+        self.net = mlp([dim + time_emb_dim] + [hidden_dim] * n_hidden + [dim])
+
+    def forward(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (batch, {self.dim}); got {tuple(x.shape)}")
+        t_emb = self.time_mlp(as_time(t, x))  # (batch, time_emb_dim)
+        return self.net(torch.cat([x, t_emb], dim=-1))  # (batch, dim)
