@@ -77,3 +77,29 @@ def test_loss_matches_the_written_out_formula(gen):
     x_0, x_1, t = torch.randn(32, 2, generator=gen), torch.randn(32, 2, generator=gen), torch.rand(32, 1, generator=gen)
     by_hand = torch.nn.functional.mse_loss(model((1 - t) * x_0 + t * x_1, t), x_1 - x_0)
     assert torch.allclose(fm.flow_matching_loss(model, x_0, x_1, t), by_hand)
+
+
+def test_unknown_lr_schedule_is_a_clear_error(gen):
+    with pytest.raises(ValueError, match="unknown lr_schedule 'linear'; choose one of: cosine, constant"):
+        fm.train_flow(fm.VelocityField(), torch.zeros(10, 2), n_steps=1, lr_schedule="linear", progress=False)
+
+
+def test_cosine_schedule_anneals_and_constant_does_not(gen, monkeypatch):
+    seen = {}
+    original = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        seen.setdefault(id(self), []).append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    d = fm.ring_of_gaussians(50, generator=gen)
+    for schedule in ("cosine", "constant"):
+        seen.clear()
+        fm.train_flow(fm.VelocityField(), d, n_steps=10, batch_size=8, lr=0.01, lr_schedule=schedule, generator=gen, progress=False)
+        (lrs,) = seen.values()
+        assert lrs[0] == pytest.approx(0.01)
+        if schedule == "cosine":
+            assert all(b < a for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.001
+        else:
+            assert lrs == [0.01] * 10
