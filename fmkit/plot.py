@@ -1,0 +1,190 @@
+"""Pure plotting functions: each draws onto the ``ax`` it is given and returns it.
+
+Nothing here changes matplotlib's global style; the look comes from the few constants
+below, so every chapter's figures match. Inputs are tensors or arrays of shape
+``(n, 2)``; velocity fields are evaluated once with :func:`field_on_grid` and drawn with
+:func:`quiver`, so an explorer can cache the grid and redraw instantly.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.animation import FuncAnimation
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+# One palette for the whole course (seaborn's "muted" hues, written out).
+BASE_COLOR = "#4878d0"  # x_0, the base samples
+DATA_COLOR = "#ee854a"  # x_1, the data
+FLOW_COLOR = "#6acc64"  # x_t and generated samples
+FIELD_COLOR = "#3b3b3b"  # arrows
+PAIR_COLOR = "#8c8c8c"  # coupling lines
+LIMIT = 4.5  # every 2-D panel shows [-LIMIT, LIMIT]^2
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def panel(ax: Axes, title: str | None = None, *, limit: float = LIMIT) -> Axes:
+    """The shared look of a 2-D panel: square, fixed limits, a light grid."""
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal", adjustable="box")
+    ax.grid(True, alpha=0.2)
+    ax.tick_params(labelsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def figure(ncols: int = 1, *, size: float = 4.0, nrows: int = 1) -> tuple[Figure, np.ndarray]:
+    """A figure of square panels; ``axes`` is always a flat array."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    return fig, axes.ravel()
+
+
+def cloud(ax: Axes, x, *, color: str = DATA_COLOR, label: str | None = None, s: float = 4, alpha: float = 0.5) -> Axes:
+    """A scatter of points ``(n, 2)``."""
+    x = _np(x)
+    ax.scatter(x[:, 0], x[:, 1], s=s, color=color, alpha=alpha, label=label, linewidths=0)
+    return ax
+
+
+def pairs(ax: Axes, x_0, x_1, *, t: float | None = None, n_lines: int = 20) -> Axes:
+    """Base and data clouds, the straight lines of the first ``n_lines`` pairs, and (with
+    ``t``) where every pair is at time ``t``."""
+    x_0, x_1 = _np(x_0), _np(x_1)
+    cloud(ax, x_0, color=BASE_COLOR, label="base $x_0$", alpha=0.25)
+    cloud(ax, x_1, color=DATA_COLOR, label="data $x_1$", alpha=0.25)
+    k = min(n_lines, len(x_0))
+    segments = np.stack([x_0[:k], x_1[:k]], axis=1)  # (k, 2 ends, 2)
+    from matplotlib.collections import LineCollection
+
+    ax.add_collection(LineCollection(segments, colors=PAIR_COLOR, linewidths=0.8, alpha=0.8))
+    if t is not None:
+        x_t = (1 - t) * x_0 + t * x_1
+        cloud(ax, x_t, color=FLOW_COLOR, label=f"$x_t$, t={t:.2f}", s=6, alpha=0.8)
+    ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    return ax
+
+
+def field_on_grid(velocity: Callable, t: float, *, limit: float = LIMIT, n: int = 21) -> tuple[np.ndarray, ...]:
+    """Evaluate ``velocity(x, t)`` on an ``n`` x ``n`` grid: returns ``(X, Y, U, V)``."""
+    axis = torch.linspace(-limit, limit, n)
+    X, Y = torch.meshgrid(axis, axis, indexing="xy")
+    points = torch.stack([X.ravel(), Y.ravel()], dim=1)  # (n*n, 2)
+    with torch.inference_mode():
+        v = velocity(points, torch.full((len(points), 1), float(t)))
+    v = _np(v)
+    return _np(X), _np(Y), v[:, 0].reshape(n, n), v[:, 1].reshape(n, n)
+
+
+def quiver(ax: Axes, grid: tuple[np.ndarray, ...], *, color: str = FIELD_COLOR, scale: float | None = None) -> Axes:
+    """Arrows of a field evaluated by :func:`field_on_grid`. Pass a fixed ``scale`` to
+    compare panels: arrow lengths are then in the same units everywhere."""
+    X, Y, U, V = grid
+    ax.quiver(X, Y, U, V, color=color, angles="xy", scale_units="xy", scale=scale, width=0.004, alpha=0.85)
+    return ax
+
+
+def trajectories(ax: Axes, trajectory, *, n_lines: int = 60, show_points: bool = True) -> Axes:
+    """Paths of ``trajectory`` ``(steps + 1, n, 2)``: lines for the first ``n_lines``,
+    base points at the start and the final samples at the end."""
+    traj = _np(trajectory)
+    from matplotlib.collections import LineCollection
+
+    k = min(n_lines, traj.shape[1])
+    ax.add_collection(LineCollection(traj[:, :k].transpose(1, 0, 2), colors=PAIR_COLOR, linewidths=0.7, alpha=0.7))
+    if show_points:
+        cloud(ax, traj[0], color=BASE_COLOR, label="start $x_0$", alpha=0.25)
+        cloud(ax, traj[-1], color=FLOW_COLOR, label="end $x_1$", s=5, alpha=0.8)
+        ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    return ax
+
+
+def loss_curve(ax: Axes, losses: Sequence[float], *, floor: float | None = None, window: int = 50) -> Axes:
+    """Per-step training loss with a running mean, and (optionally) the loss of the exact
+    field: the floor no model can go below."""
+    losses = np.asarray(losses, dtype=float)
+    steps = np.arange(1, len(losses) + 1)
+    ax.plot(steps, losses, color=BASE_COLOR, alpha=0.3, lw=0.8, label="loss per step")
+    if len(losses) >= window:
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], smooth, color=BASE_COLOR, lw=2, label=f"running mean ({window})")
+    if floor is not None:
+        ax.axhline(floor, color=DATA_COLOR, ls="--", label=f"exact field: {floor:.2f}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("MSE loss")
+    ax.grid(True, alpha=0.2)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def quality_vs_nfe(ax: Axes, curves: dict[str, tuple[Sequence[int], Sequence[float]]], *,
+                   floor: tuple[float, float] | None = None, ylabel: str = "MMD to fresh data") -> Axes:
+    """One line per solver (or model): ``curves[label] = (nfes, scores)``; ``floor`` is the
+    (low, high) band that two true draws score against each other."""
+    for label, (nfes, scores) in curves.items():
+        ax.plot(nfes, scores, marker="o", label=label)
+    if floor is not None:
+        ax.axhspan(*floor, color=PAIR_COLOR, alpha=0.3, label="noise floor")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("NFE (velocity evaluations)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.2, which="both")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def animate_cloud(trajectory, *, data=None, times: Sequence[float] | None = None, every: int = 1,
+                  size: float = 4.0) -> FuncAnimation:
+    """An animation of a cloud moving along ``trajectory`` ``(steps + 1, n, 2)``, over the data."""
+    traj = _np(trajectory)[::every]
+    times = np.linspace(0, 1, len(_np(trajectory)))[::every] if times is None else np.asarray(times)[::every]
+    fig, (ax,) = figure(size=size)
+    panel(ax)
+    if data is not None:
+        cloud(ax, data, color=DATA_COLOR, alpha=0.15)
+    points = ax.scatter(traj[0][:, 0], traj[0][:, 1], s=5, color=FLOW_COLOR, linewidths=0)
+    title = ax.set_title("", fontsize=10)
+
+    def update(i):
+        points.set_offsets(traj[i])
+        title.set_text(f"t = {times[i]:.2f}")
+        return points, title
+
+    anim = FuncAnimation(fig, update, frames=len(traj), interval=80, blit=False)
+    plt.close(fig)
+    return anim
+
+
+def animate_field(velocity: Callable, *, times: Sequence[float] = tuple(np.linspace(0, 1, 21)), data=None,
+                  size: float = 4.0, scale: float | None = 8.0) -> FuncAnimation:
+    """An animation of the field ``velocity(x, t)`` as ``t`` runs through ``times``."""
+    grids = [field_on_grid(velocity, t) for t in times]
+    fig, (ax,) = figure(size=size)
+
+    def update(i):
+        ax.clear()
+        panel(ax, f"velocity field, t = {times[i]:.2f}")
+        if data is not None:
+            cloud(ax, data, color=DATA_COLOR, alpha=0.15)
+        quiver(ax, grids[i], scale=scale)
+        return ()
+
+    anim = FuncAnimation(fig, update, frames=len(times), interval=120, blit=False)
+    plt.close(fig)
+    return anim
+
+
+def animation_html(anim: FuncAnimation):
+    """The animation as a self-contained JavaScript player, for notebooks and the book."""
+    from IPython.display import HTML
+
+    return HTML(anim.to_jshtml(default_mode="once"))
