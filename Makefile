@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install lab test bench clean
+.PHONY: install lab test book notebooks bench clean
 
 # Create the virtual environment and install fmkit with its test extras. torch is pinned
 # below 2.14 in pyproject.toml so that pip takes the CPU build, never a CUDA one.
@@ -18,8 +18,17 @@ install: $(STAMP)
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/
 
+# Unit tests, doctests, every chapter under nbval, the book preview, and the browser tests.
 test: install
 	$(PY) -m pytest
+
+# The book: `quarto render` when Quarto is installed, else an executed HTML preview in _book/.
+book: install
+	$(PY) tools/build_book.py
+
+# Re-execute the chapters and store their key numbers (after editing a chapter).
+notebooks: install
+	$(PY) tools/refresh_notebooks.py
 
 bench: install
 	$(PY) benchmarks/train_throughput.py

@@ -1,0 +1,89 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+import fmkit as fm
+from fmkit import plot
+
+
+@pytest.fixture
+def ax():
+    fig, (ax,) = plot.figure()
+    yield ax
+    plt.close(fig)
+
+
+def test_panel_sets_the_shared_look(ax):
+    assert plot.panel(ax, "hello") is ax
+    assert ax.get_xlim() == (-plot.LIMIT, plot.LIMIT) and ax.get_ylim() == (-plot.LIMIT, plot.LIMIT)
+    assert ax.get_title() == "hello"
+
+
+def test_cloud_draws_every_point(ax, gen):
+    x = fm.sample("ring", 123, generator=gen)
+    assert plot.cloud(ax, x) is ax
+    (collection,) = ax.collections
+    assert np.allclose(collection.get_offsets(), x.numpy())
+
+
+def test_pairs_draws_lines_for_the_first_pairs_and_the_cloud_at_t(ax, gen):
+    x_0, x_1 = torch.zeros(50, 2), fm.sample("ring", 50, generator=gen)
+    plot.pairs(ax, x_0, x_1, t=0.5, n_lines=7)
+    lines = [c for c in ax.collections if isinstance(c, matplotlib.collections.LineCollection)]
+    assert len(lines[0].get_segments()) == 7
+    x_t = ax.collections[-1].get_offsets()
+    assert np.allclose(x_t, 0.5 * x_1.numpy(), atol=1e-6)
+
+
+def test_field_on_grid_evaluates_the_velocity_at_the_grid_points():
+    X, Y, U, V = plot.field_on_grid(lambda x, t: x * t, 0.5, limit=2, n=5)
+    assert X.shape == Y.shape == U.shape == V.shape == (5, 5)
+    assert np.allclose(U, 0.5 * X) and np.allclose(V, 0.5 * Y)
+
+
+def test_quiver_uses_a_fixed_scale_when_given(ax):
+    grid = plot.field_on_grid(lambda x, t: torch.ones_like(x), 0.0, n=4)
+    plot.quiver(ax, grid, scale=8)
+    (q,) = ax.collections
+    assert q.scale == 8 and q.N == 16
+
+
+def test_trajectories_draw_paths_and_end_points(ax):
+    traj = torch.linspace(0, 1, 11)[:, None, None] * torch.ones(11, 30, 2)  # (11, 30, 2)
+    plot.trajectories(ax, traj, n_lines=5)
+    paths = ax.collections[0].get_segments()
+    assert len(paths) == 5 and paths[0].shape == (11, 2)
+    assert np.allclose(ax.collections[-1].get_offsets(), 1.0)
+
+
+def test_loss_curve_shows_the_floor(ax):
+    plot.loss_curve(ax, np.linspace(5, 3, 200), floor=2.75, window=20)
+    assert len(ax.lines) == 3  # per step, running mean, floor
+    assert ax.lines[-1].get_ydata()[0] == pytest.approx(2.75)
+
+
+def test_quality_vs_nfe_draws_one_line_per_solver(ax):
+    plot.quality_vs_nfe(ax, {"euler": ([1, 2, 4], [1.0, 0.1, 0.01]), "rk4": ([4], [0.001])}, floor=(0.0, 0.001))
+    assert [l.get_label() for l in ax.lines] == ["euler", "rk4"]
+    assert ax.get_xscale() == "log"
+
+
+def test_animations_have_one_frame_per_state_and_embed_them(gen):
+    traj = torch.randn(6, 40, 2, generator=gen)
+    anim = plot.animate_cloud(traj, every=2)
+    html = plot.animation_html(anim).data
+    assert html.count("frames[") >= 3 and "data:image/png;base64" in html
+    field_anim = plot.animate_field(lambda x, t: -x, times=[0.0, 0.5, 1.0])
+    assert plot.animation_html(field_anim).data.count("frames[") >= 3
+
+
+def test_plotting_does_not_change_global_style(gen):
+    before = dict(matplotlib.rcParams)
+    fig, (ax,) = plot.figure()
+    plot.pairs(plot.panel(ax), fm.sample("gaussian", 10, generator=gen), fm.sample("ring", 10, generator=gen))
+    plt.close(fig)
+    assert dict(matplotlib.rcParams) == before
