@@ -1,32 +1,45 @@
 """fmkit: the small library behind "Flow Matching, hands-on".
 
 One idea per module: ``data`` (targets and bases), ``paths`` (couplings and the straight
-path), ``models`` (the velocity network), ``train`` (the regression loop), ``solvers``
-(ODE integration), ``exact`` (true marginal fields), ``metrics`` (sample quality).
+path), ``models`` (the velocity networks), ``train`` (the regression loop), ``solvers``
+(ODE integration), ``exact`` (true marginal fields and densities), ``metrics`` (sample
+quality, straightness), ``reflow`` (rectified flow), ``likelihood`` (log-densities by the
+change of variables), ``guidance`` (classifier-free guidance); ``plot`` and ``widgets``
+(figures and explorers) are imported on their own.
 Importing fmkit sets no style, seeds nothing and downloads nothing.
 """
 
-from . import data, exact, metrics, models, paths, solvers, train
+from . import data, exact, guidance, likelihood, metrics, models, paths, reflow, solvers, train
 from .data import make_loader, names, ring_of_gaussians, sample
-from .models import VelocityField
+from .guidance import guided_velocity
+from .likelihood import log_likelihood
+from .models import ConditionalVelocityField, VelocityField
+from .reflow import reflow_pairs
 from .paths import interpolate, ot_pairing, target_velocity
 from .solvers import Solution, euler_step, generate, integrate, midpoint_step, rk4_step
-from .train import History, flow_matching_loss, train_flow
+from .train import History, flow_matching_loss, train_flow, train_on_pairs
 from .utils import default_device, seed_everything
 
 __all__ = [
     "data",
     "exact",
+    "guidance",
+    "likelihood",
     "metrics",
     "models",
     "paths",
+    "reflow",
     "solvers",
     "train",
     "make_loader",
     "names",
     "ring_of_gaussians",
     "sample",
+    "ConditionalVelocityField",
     "VelocityField",
+    "guided_velocity",
+    "log_likelihood",
+    "reflow_pairs",
     "interpolate",
     "ot_pairing",
     "target_velocity",
@@ -39,6 +52,7 @@ __all__ = [
     "History",
     "flow_matching_loss",
     "train_flow",
+    "train_on_pairs",
     "default_device",
     "seed_everything",
 ]

@@ -237,3 +237,15 @@ def make_loader(data: torch.Tensor | np.ndarray, batch_size: int, shuffle: bool 
     """A DataLoader over the rows of ``data`` yielding 1-tuples, for the DataLoader style."""
     tensor = torch.as_tensor(data, dtype=torch.float32)
     return DataLoader(TensorDataset(tensor), batch_size=batch_size, shuffle=shuffle)
+
+
+def digits(*, return_labels: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled 8x8 handwritten digits (1797 images, shipped with the package,
+    nothing downloaded), flattened to ``(1797, 64)`` and scaled from 0..16 to [-1, 1].
+    With ``return_labels=True`` also the digit of each image, ``(1797,)`` int64."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.tensor(bunch.data, dtype=torch.float32) / 8.0 - 1.0
+    labels = torch.tensor(bunch.target, dtype=torch.long)
+    return (x, labels) if return_labels else x

@@ -13,6 +13,7 @@ torch.Size([3, 2])
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -90,3 +91,27 @@ def mixture_field(
 def ring_field(*, n_modes: int = 8, radius: float = 3.0, std: float = 0.2) -> Velocity:
     """The exact field of the distribution that :func:`fmkit.data.ring_of_gaussians` samples."""
     return mixture_field(ring_means(n_modes, radius), std)
+
+
+def mixture_log_prob(
+    means: torch.Tensor, std: float | torch.Tensor, weights: torch.Tensor | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The log-density of ``sum_k w_k N(means_k, std_k^2 I)``: ``x (batch, dim) -> (batch,)``."""
+    means = torch.as_tensor(means, dtype=torch.float32)
+    n_comp, dim = means.shape
+    stds = torch.as_tensor(std, dtype=torch.float32).expand(n_comp)
+    w = torch.full((n_comp,), 1.0 / n_comp) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    log_w = torch.log(w / w.sum())
+
+    def log_prob(x: torch.Tensor) -> torch.Tensor:
+        sq = ((x[:, None, :] - means.to(x.device)) ** 2).sum(-1)  # (batch, k)
+        s2 = stds.to(x.device) ** 2
+        log_normal = -sq / (2 * s2) - 0.5 * dim * torch.log(2 * math.pi * s2)
+        return torch.logsumexp(log_w.to(x.device) + log_normal, dim=1)
+
+    return log_prob
+
+
+def ring_log_prob(*, n_modes: int = 8, radius: float = 3.0, std: float = 0.2) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The true log-density of :func:`fmkit.data.ring_of_gaussians`'s distribution."""
+    return mixture_log_prob(ring_means(n_modes, radius), std)

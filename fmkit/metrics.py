@@ -107,3 +107,21 @@ def noise_floor(
         for _ in range(n_repeats)
     ]
     return NoiseFloor(np.asarray(values))
+
+
+def straightness(trajectory: torch.Tensor) -> float:
+    """How far paths are from straight lines, 0 for perfectly straight ones.
+
+    For a trajectory ``(steps + 1, n, dim)`` on an even time grid over [0, 1], compares each
+    step's velocity with the path's overall displacement ``x_1 - x_0``: the mean of
+    ``integral_0^1 |dx/dt - (x_1 - x_0)|^2 dt`` divided by the mean ``|x_1 - x_0|^2``. A
+    flow whose paths are straight, constant-speed lines can be solved exactly by one Euler step.
+    """
+    traj = torch.as_tensor(trajectory).detach().double()
+    if traj.ndim != 3 or len(traj) < 2:
+        raise ValueError(f"trajectory must have shape (steps + 1, n, dim) with steps >= 1; got {tuple(traj.shape)}")
+    n_steps = len(traj) - 1
+    step_velocity = (traj[1:] - traj[:-1]) * n_steps  # (steps, n, dim)
+    displacement = traj[-1] - traj[0]  # (n, dim)
+    deviation = ((step_velocity - displacement) ** 2).sum(-1).mean(0)  # time average, (n,)
+    return float(deviation.mean() / (displacement**2).sum(-1).mean())

@@ -69,7 +69,11 @@ def test_bad_inputs_are_clear_errors(gen):
     with pytest.raises(ValueError, match="unknown coupling"):
         fm.train_flow(model, good, coupling="best", n_steps=1, batch_size=4, progress=False)
     with pytest.raises(ValueError, match="pick a base of the data's dimension"):
-        fm.train_flow(fm.VelocityField(dim=3), torch.zeros(10, 3), n_steps=1, batch_size=4, progress=False)
+        fm.train_flow(fm.VelocityField(dim=3), torch.zeros(10, 3), base="logo", n_steps=1, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match="labels must have one entry per data row"):
+        fm.train_flow(model, good, labels=torch.zeros(3), n_steps=1, progress=False)
+    with pytest.raises(ValueError, match="label_dropout"):
+        fm.train_flow(model, good, labels=torch.zeros(10), label_dropout=1.0, n_steps=1, progress=False)
 
 
 def test_loss_matches_the_written_out_formula(gen):
@@ -103,3 +107,23 @@ def test_cosine_schedule_anneals_and_constant_does_not(gen, monkeypatch):
             assert all(b < a for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.001
         else:
             assert lrs == [0.01] * 10
+
+
+def test_gaussian_and_uniform_bases_follow_the_data_dimension(gen):
+    d = torch.randn(50, 5, generator=gen)
+    for base in ("gaussian", "uniform"):
+        h = fm.train_flow(fm.VelocityField(dim=5, hidden_dim=16), d, base=base, n_steps=3, batch_size=8, generator=gen, progress=False)
+        assert h.n_steps == 3
+
+
+def test_train_on_pairs_learns_the_given_pairing(gen):
+    # Pairs that all move by the same vector: the field must learn that constant velocity.
+    x_0 = torch.randn(500, 2, generator=gen)
+    x_1 = x_0 + torch.tensor([2.0, -1.0])
+    model = fm.VelocityField(hidden_dim=32)
+    fm.train_on_pairs(model, x_0, x_1, n_steps=300, batch_size=200, lr=3e-3, generator=gen, progress=False)
+    with torch.no_grad():
+        v = model(torch.randn(100, 2, generator=gen), 0.5)
+    assert torch.allclose(v.mean(0), torch.tensor([2.0, -1.0]), atol=0.1)
+    with pytest.raises(ValueError, match="same shape"):
+        fm.train_on_pairs(model, x_0, x_1[:10], n_steps=1, progress=False)
