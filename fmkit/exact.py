@@ -112,6 +112,8 @@ def mixture_log_prob(
     return log_prob
 
 
-def ring_log_prob(*, n_modes: int = 8, radius: float = 3.0, std: float = 0.2) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The true log-density of :func:`fmkit.data.ring_of_gaussians`'s distribution."""
-    return mixture_log_prob(ring_means(n_modes, radius), std)
+def ring_log_prob(*, t: float = 1.0, n_modes: int = 8, radius: float = 3.0, std: float = 0.2) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The true log-density of :func:`fmkit.data.ring_of_gaussians`'s distribution (``t = 1``),
+    or of the marginal path ``p_t`` from a standard Gaussian at any ``t``: each blob is then
+    ``N(t m_k, ((1 - t)^2 + t^2 std^2) I)``."""
+    return mixture_log_prob(t * ring_means(n_modes, radius), math.sqrt((1 - t) ** 2 + t**2 * std**2))

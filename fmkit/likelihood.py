@@ -73,12 +73,14 @@ def log_likelihood(
     divergence: str = "exact",
     n_probes: int = 1,
     base_log_prob: Callable[[torch.Tensor], torch.Tensor] = standard_normal_log_prob,
+    t: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """``log p_1(x)`` in nats for each row of ``x`` ``(batch, dim)`` under the flow that
-    ``velocity`` defines from the base ``base_log_prob`` (a standard normal by default).
+    """``log p_t(x)`` in nats (``t = 1`` by default: the model's samples) for each row of
+    ``x`` ``(batch, dim)`` under the flow that ``velocity`` defines from the base
+    ``base_log_prob`` (a standard normal by default).
 
-    Solves the ODE for ``[x, log-density change]`` from ``t = 1`` back to ``t = 0`` with
+    Solves the ODE for ``[x, log-density change]`` from ``t`` back to ``0`` with
     ``n_steps`` fixed steps of ``method``. Hutchinson probes are drawn once per call, and
     reused at every step, as in FFJORD.
 
@@ -97,10 +99,10 @@ def log_likelihood(
         v, div = _velocity_and_divergence(velocity, z[:, :dim], t, probes)
         return torch.cat([v, div[:, None]], dim=1)
 
-    step, dt = STEPS[method], -1.0 / n_steps
+    step, dt = STEPS[method], -float(t) / n_steps
     z = torch.cat([x.detach(), torch.zeros(len(x), 1, dtype=x.dtype, device=x.device)], dim=1)
     with torch.no_grad():
         for i in range(n_steps):
-            z = step(augmented, z, 1.0 + i * dt, dt)
-    x_0, integral = z[:, :dim], z[:, dim]  # integral = -int_0^1 div v dt
+            z = step(augmented, z, float(t) + i * dt, dt)
+    x_0, integral = z[:, :dim], z[:, dim]  # integral = -int_0^t div v dt
     return base_log_prob(x_0) + integral

@@ -107,6 +107,34 @@ def trajectories(ax: Axes, trajectory, *, n_lines: int = 60, show_points: bool =
     return ax
 
 
+def log_density_on_grid(log_prob: Callable, *, limit: float = LIMIT, n: int = 61) -> tuple[np.ndarray, ...]:
+    """Evaluate ``log_prob(points) -> (n*n,)`` on a grid: returns ``(X, Y, L)``."""
+    axis = torch.linspace(-limit, limit, n)
+    X, Y = torch.meshgrid(axis, axis, indexing="xy")
+    values = log_prob(torch.stack([X.ravel(), Y.ravel()], dim=1))
+    return _np(X), _np(Y), _np(values).reshape(n, n)
+
+
+def density(ax: Axes, grid: tuple[np.ndarray, ...], *, vmin: float = -8.0, vmax: float | None = None) -> Axes:
+    """A log-density from :func:`log_density_on_grid` as a colour map (clipped at ``vmin``)."""
+    X, Y, L = grid
+    ax.pcolormesh(X, Y, np.clip(L, vmin, vmax), cmap="magma", shading="auto", vmin=vmin, vmax=vmax)
+    return ax
+
+
+def image_grid(ax: Axes, images, *, n_cols: int = 8, side: int = 8) -> Axes:
+    """Flattened square images ``(n, side * side)`` in [-1, 1], tiled ``n_cols`` to a row."""
+    images = _np(images).reshape(-1, side, side)
+    n_rows = int(np.ceil(len(images) / n_cols))
+    canvas = np.ones((n_rows * (side + 1) + 1, n_cols * (side + 1) + 1))  # white gutters
+    for k, img in enumerate(images):
+        r, c = divmod(k, n_cols)
+        canvas[1 + r * (side + 1): 1 + r * (side + 1) + side, 1 + c * (side + 1): 1 + c * (side + 1) + side] = img
+    ax.imshow(-canvas, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")  # dark ink on white
+    ax.set_axis_off()
+    return ax
+
+
 def loss_curve(ax: Axes, losses: Sequence[float], *, floor: float | None = None, window: int = 50) -> Axes:
     """Per-step training loss with a running mean, and (optionally) the loss of the exact
     field: the floor no model can go below."""

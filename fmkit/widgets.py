@@ -144,36 +144,153 @@ def field_explorer(fields: dict[str, Callable], *, data=None, times=np.linspace(
 # --------------------------------------------------------------------------- chapter 3
 
 
+def _flow_explorer(models: dict[str, Callable], starts: dict[str, torch.Tensor], *, choice: str, target: str,
+                   max_steps: int, generator: torch.Generator, widget: type = W.Dropdown,
+                   straightness: bool = False) -> Explorer:
+    """Steps, solver and a choice of model: samples, trajectories and a quality readout.
+    Trajectories (and their scores) are computed once per (model, solver, steps)."""
+    n = len(next(iter(starts.values())))
+    reference = fm_data.sample(target, n, generator=generator)
+    floor = metrics.noise_floor(fm_data.get_sampler(target), metrics.mmd, n, n_repeats=10, generator=generator)
+    cache: dict[tuple, tuple] = {}
+
+    def solve(name, method, n_steps):
+        key = (name, method, n_steps)
+        if key not in cache:
+            sol = integrate(models[name], starts[name], n_steps=n_steps, method=method, return_trajectory=True)
+            cache[key] = (sol.trajectory, sol.nfe, metrics.mmd(sol.x, reference), metrics.straightness(sol.trajectory))
+        return cache[key]
+
+    def render(axes, n_steps, method, **chosen):
+        name = chosen[choice]
+        trajectory, nfe, score, bend = solve(name, method, n_steps)
+        ax = plot.panel(axes[0], f"{method}, {n_steps} step(s), {nfe} NFE, {choice} {name}")
+        plot.cloud(ax, reference, alpha=0.12)
+        plot.trajectories(ax, trajectory)
+        verdict = "as good as the metric can tell" if score <= floor.p90 else "not yet at the noise floor"
+        extra = f"; straightness {bend:.3f} (0 = straight lines)" if straightness else ""
+        return (f"<b>MMD to fresh data: {score:.4f}</b>; two draws of the true {target} score below "
+                f"{floor.p90:.4f} nine times in ten: {verdict}{extra}")
+
+    controls = {
+        "n_steps": W.IntSlider(description="steps", min=1, max=max_steps, value=min(8, max_steps)),
+        "method": W.Dropdown(description="solver", options=[m for m in METHODS if m != "dopri5"], value="euler"),
+        choice: widget(description=choice, options=list(models), value=next(iter(models))),
+    }
+    return Explorer(controls, render, size=4.8)
+
+
 def sampling_explorer(models: dict[str, Callable], *, target: str = "ring", n: int = 500,
                       max_steps: int = 32, generator: torch.Generator | None = None) -> Explorer:
     """Step count, solver and base: redraw the samples and their trajectories, with the MMD
     to fresh data beside the noise floor. ``models`` maps a base name to a velocity field
-    trained from that base. Trajectories are computed once per (base, solver, steps)."""
+    trained from that base."""
     generator = generator or torch.Generator().manual_seed(0)
     starts = {base: fm_data.sample(base, n, generator=generator) for base in models}
-    reference = fm_data.sample(target, n, generator=generator)
-    floor = metrics.noise_floor(fm_data.get_sampler(target), metrics.mmd, n, n_repeats=10, generator=generator)
-    cache: dict[tuple, tuple[torch.Tensor, int, float]] = {}
+    return _flow_explorer(models, starts, choice="base", target=target, max_steps=max_steps, generator=generator)
 
-    def solve(base, method, n_steps):
-        key = (base, method, n_steps)
-        if key not in cache:
-            sol = integrate(models[base], starts[base], n_steps=n_steps, method=method, return_trajectory=True)
-            cache[key] = (sol.trajectory, sol.nfe, metrics.mmd(sol.x, reference))
-        return cache[key]
 
-    def render(axes, n_steps, method, base):
-        trajectory, nfe, score = solve(base, method, n_steps)
-        ax = plot.panel(axes[0], f"{method}, {n_steps} step(s), {nfe} NFE, from {base}")
-        plot.cloud(ax, reference, alpha=0.12)
-        plot.trajectories(ax, trajectory)
-        verdict = "as good as the metric can tell" if score <= floor.p90 else "not yet at the noise floor"
-        return (f"<b>MMD to fresh data: {score:.4f}</b>; two draws of the true {target} score below "
-                f"{floor.p90:.4f} nine times in ten: {verdict}")
+# --------------------------------------------------------------------------- chapter 4
+
+
+def coupling_explorer(models: dict[str, Callable], *, target: str = "ring", n: int = 500, max_steps: int = 16,
+                      generator: torch.Generator | None = None) -> Explorer:
+    """A coupling toggle and a step-count slider over trajectories from one set of noise
+    points: ``models`` maps a coupling's name (e.g. independent, OT, reflow) to its field.
+    The readout adds the paths' straightness."""
+    generator = generator or torch.Generator().manual_seed(0)
+    x_0 = fm_data.sample("gaussian", n, generator=generator)
+    return _flow_explorer(models, {name: x_0 for name in models}, choice="coupling", target=target,
+                          max_steps=max_steps, generator=generator, widget=W.ToggleButtons, straightness=True)
+
+
+# --------------------------------------------------------------------------- chapter 5
+
+
+def density_explorer(model: Callable, *, times=np.linspace(0.1, 1.0, 10), n_grid: int = 41,
+                     n_steps: int = 12) -> Explorer:
+    """A time slider over the model's log-density of ``p_t`` beside the true one (the ring's
+    marginal path). Densities are computed once per time, on a fixed grid."""
+    from .exact import ring_log_prob
+    from .likelihood import log_likelihood
+
+    times = [round(float(t), 4) for t in times]
+    learned = {t: plot.log_density_on_grid(lambda x, t=t: log_likelihood(model, x, n_steps=n_steps, t=t), n=n_grid)
+               for t in times}
+    true = {t: plot.log_density_on_grid(ring_log_prob(t=t), n=n_grid) for t in times}
+
+    def render(axes, t):
+        plot.density(plot.panel(axes[0], f"learned log p_t, t = {t:.2f}"), learned[t])
+        plot.density(plot.panel(axes[1], f"true log p_t, t = {t:.2f}"), true[t])
+        return f"<b>t = {t:.2f}</b>: brighter is more likely (log-density, clipped at -8)"
+
+    controls = {"t": W.SelectionSlider(description="t", options=times, value=times[-1])}
+    return Explorer(controls, render, ncols=2)
+
+
+# --------------------------------------------------------------------------- chapter 6
+
+
+def guidance_explorer(model: Callable, *, n_classes: int = 8, std: float = 0.2,
+                      scales=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0),
+                      n: int = 400, n_steps: int = 16, generator: torch.Generator | None = None) -> Explorer:
+    """A guidance-scale slider and a class dropdown over samples of a conditional flow on the
+    ring; the readout says how many samples reach the asked-for mode and how spread they are
+    (beside the true blob's median distance to its centre, ``std * sqrt(2 ln 2)`` in 2-D)."""
+    import math
+
+    from .guidance import guided_velocity
+
+    generator = generator or torch.Generator().manual_seed(0)
+    x_0 = fm_data.sample("gaussian", n, generator=generator)
+    means = fm_data.ring_means(n_classes)
+    cache: dict[tuple, torch.Tensor] = {}
+
+    def samples(label, scale):
+        if (label, scale) not in cache:
+            cache[(label, scale)] = integrate(guided_velocity(model, label, scale), x_0, n_steps=n_steps, method="midpoint").x
+        return cache[(label, scale)]
+
+    def render(axes, scale, label):
+        x = samples(label, scale)
+        ax = plot.panel(axes[0], f"class {label}, guidance scale {scale}")
+        plot.cloud(ax, means, color=plot.DATA_COLOR, s=60, alpha=0.4)
+        plot.cloud(ax, x, color=plot.FLOW_COLOR, s=5, alpha=0.7)
+        hit = (torch.cdist(x, means).argmin(1) == label).float().mean()
+        spread = (x - means[label]).norm(dim=1).median()
+        return (f"<b>{hit:.0%}</b> of samples reach mode {label}; median distance to its centre "
+                f"{spread:.3f} (the data's: {std * math.sqrt(2 * math.log(2)):.3f})")
 
     controls = {
-        "n_steps": W.IntSlider(description="steps", min=1, max=max_steps, value=8),
-        "method": W.Dropdown(description="solver", options=[m for m in METHODS if m != "dopri5"], value="euler"),
-        "base": W.Dropdown(description="base", options=list(models), value=next(iter(models))),
+        "scale": W.SelectionSlider(description="guidance", options=list(scales), value=1.0),
+        "label": W.Dropdown(description="class", options=list(range(n_classes)), value=0),
     }
     return Explorer(controls, render, size=4.8)
+
+
+# --------------------------------------------------------------------------- chapter 7
+
+
+def digits_explorer(model: Callable, *, scales=(0.0, 1.0, 2.0, 3.0, 5.0), n: int = 24, max_steps: int = 32,
+                    generator: torch.Generator | None = None) -> Explorer:
+    """Class, guidance scale and step count over a grid of generated 8x8 digits."""
+    from .guidance import guided_velocity
+
+    generator = generator or torch.Generator().manual_seed(0)
+    x_0 = fm_data.sample("gaussian", n, generator=generator, dim=64)
+    cache: dict[tuple, torch.Tensor] = {}
+
+    def render(axes, digit, scale, n_steps):
+        key = (digit, scale, n_steps)
+        if key not in cache:
+            cache[key] = integrate(guided_velocity(model, digit, scale), x_0, n_steps=n_steps, method="midpoint").x
+        plot.image_grid(axes[0], cache[key].clamp(-1, 1), n_cols=8)
+        axes[0].set_title(f"digit {digit}, guidance {scale}, {2 * n_steps} NFE", fontsize=10)
+        return f"<b>digit {digit}</b>, guidance scale {scale}, midpoint with {n_steps} steps"
+
+    controls = {
+        "digit": W.Dropdown(description="digit", options=list(range(10)), value=3),
+        "scale": W.SelectionSlider(description="guidance", options=list(scales), value=2.0),
+        "n_steps": W.IntSlider(description="steps", min=1, max=max_steps, value=8),
+    }
+    return Explorer(controls, render, size=5.0)

@@ -92,6 +92,13 @@ def test_log_likelihood_of_the_exact_ring_flow_is_the_ring_density(gen):
     assert (estimate - truth).abs().mean() < 0.05
 
 
+@pytest.mark.parametrize("t", [0.3, 0.7])
+def test_log_likelihood_at_an_intermediate_time_is_the_marginal_path_density(t, gen):
+    x = fm.interpolate(fm.sample("gaussian", 200, generator=gen), fm.sample("ring", 200, generator=gen), t)
+    estimate = fm.log_likelihood(exact.ring_field(), x, n_steps=32, t=t)
+    assert (estimate - exact.ring_log_prob(t=t)(x)).abs().mean() < 0.02
+
+
 def test_mixture_log_prob_integrates_to_one():
     axis = torch.linspace(-5, 5, 401)
     X, Y = torch.meshgrid(axis, axis, indexing="xy")
@@ -139,13 +146,13 @@ def conditional_ring():
 def test_conditional_samples_land_on_their_mode_and_guidance_sharpens_them(conditional_ring, gen):
     means = fm.data.ring_means()
     hit_rate, spread = {}, {}
-    for scale in (1.0, 3.0):
+    for scale in (1.0, 2.0):
         x = fm.integrate(fm.guided_velocity(conditional_ring, 2, scale), fm.sample("gaussian", 1000, generator=gen),
                          n_steps=16, method="midpoint").x
         hit_rate[scale] = (torch.cdist(x, means).argmin(1) == 2).float().mean()
         spread[scale] = (x - means[2]).norm(dim=1).median()
-    assert hit_rate[1.0] > 0.8 and hit_rate[3.0] >= hit_rate[1.0] - 0.02
-    assert spread[3.0] < spread[1.0]  # guidance trades diversity for typicality
+    assert hit_rate[1.0] > 0.8 and hit_rate[2.0] >= hit_rate[1.0] - 0.02
+    assert spread[2.0] < spread[1.0]  # guidance trades diversity for typicality
 
 
 # ----------------------------------------------------------------------------- digits
