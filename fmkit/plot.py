@@ -126,7 +126,7 @@ def image_grid(ax: Axes, images, *, n_cols: int = 8, side: int = 8) -> Axes:
     """Flattened square images ``(n, side * side)`` in [-1, 1], tiled ``n_cols`` to a row."""
     images = _np(images).reshape(-1, side, side)
     n_rows = int(np.ceil(len(images) / n_cols))
-    canvas = np.ones((n_rows * (side + 1) + 1, n_cols * (side + 1) + 1))  # white gutters
+    canvas = np.ones((n_rows * (side + 1) + 1, n_cols * (side + 1) + 1))  # dark frames between images
     for k, img in enumerate(images):
         r, c = divmod(k, n_cols)
         canvas[1 + r * (side + 1): 1 + r * (side + 1) + side, 1 + c * (side + 1): 1 + c * (side + 1) + side] = img

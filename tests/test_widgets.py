@@ -77,3 +77,34 @@ def test_static_fallback_is_the_current_picture(gen):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     png = base64.b64decode(bundle["image/png"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == explorer.image.value
+
+
+def test_coupling_explorer_toggles_couplings_and_reports_straightness(tiny_model, gen):
+    models = {"independent": tiny_model, "exact": exact.ring_field()}
+    explorer = widgets.coupling_explorer(models, n=150, max_steps=4, generator=gen)
+    assert type(explorer.controls["coupling"]).__name__ == "ToggleButtons"
+    explorer.refresh()
+    assert "straightness" in explorer.readout.value
+    _every_control_changes_the_picture(explorer)
+
+
+def test_density_explorer_shows_learned_and_true_densities(gen):
+    explorer = widgets.density_explorer(exact.ring_field(), times=[0.5, 1.0], n_grid=15, n_steps=4)
+    assert [ax.get_title() for ax in explorer.figure().axes][:2] == ["learned log p_t, t = 1.00", "true log p_t, t = 1.00"]
+    _every_control_changes_the_picture(explorer)
+
+
+def test_guidance_explorer_reports_reach_and_spread(gen):
+    ring_model = lambda x, t, label: exact.ring_field()(x, t)  # ignores the label: guidance has no effect
+    explorer = widgets.guidance_explorer(ring_model, scales=(0.0, 1.0), n=100, n_steps=2, generator=gen)
+    explorer.refresh()
+    assert "of samples reach mode 0" in explorer.readout.value and "the data's: 0.235" in explorer.readout.value
+    explorer.controls["label"].value = 5
+    assert "reach mode 5" in explorer.readout.value
+
+
+def test_digits_explorer_draws_a_grid_for_each_choice(gen):
+    model = fm.ConditionalVelocityField(n_classes=10, dim=64, hidden_dim=16)
+    explorer = widgets.digits_explorer(model, scales=(0.0, 2.0), n=8, max_steps=3, generator=gen)
+    _every_control_changes_the_picture(explorer)
+    assert explorer.figure().axes[0].images  # an image grid, not a scatter
