@@ -48,7 +48,8 @@ class Explorer:
         self.last_redraw_ms = float("nan")
         for control in controls.values():
             control.observe(lambda change: self.refresh(), names="value")
-        self.widget = W.VBox([W.HBox(list(controls.values())), self.readout, self.image])
+        row = W.HBox(list(controls.values()), layout=W.Layout(flex_flow="row wrap"))
+        self.widget = W.VBox([row, self.readout, self.image])
 
     @property
     def values(self) -> dict:
@@ -193,6 +194,10 @@ def sampling_explorer(models: dict[str, Callable], *, target: str = "ring", n: i
 # --------------------------------------------------------------------------- chapter 4
 
 
+def _toggle(**kwargs) -> W.ToggleButtons:
+    return W.ToggleButtons(style={"button_width": "96px"}, **kwargs)
+
+
 def coupling_explorer(models: dict[str, Callable], *, target: str = "ring", n: int = 500, max_steps: int = 16,
                       generator: torch.Generator | None = None) -> Explorer:
     """A coupling toggle and a step-count slider over trajectories from one set of noise
@@ -201,7 +206,8 @@ def coupling_explorer(models: dict[str, Callable], *, target: str = "ring", n: i
     generator = generator or torch.Generator().manual_seed(0)
     x_0 = fm_data.sample("gaussian", n, generator=generator)
     return _flow_explorer(models, {name: x_0 for name in models}, choice="coupling", target=target,
-                          max_steps=max_steps, generator=generator, widget=W.ToggleButtons, straightness=True)
+                          max_steps=max_steps, generator=generator, widget=_toggle, straightness=True)
+
 
 
 # --------------------------------------------------------------------------- chapter 5

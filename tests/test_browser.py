@@ -148,7 +148,8 @@ def _changed(page, image, action) -> float:
 
 
 def _exercise(page, explorer) -> int:
-    """Move every control of one explorer; return how many moves changed the picture."""
+    """Move every control of one explorer (sliders, toggle buttons, dropdowns); return how
+    many moves changed the picture."""
     image = explorer.query_selector("img.widget-image")
     moves = 0
     for handle in explorer.query_selector_all(".noUi-handle"):
@@ -167,6 +168,10 @@ def _exercise(page, explorer) -> int:
 
         _changed(page, image, drag)
         moves += 2
+    for button in explorer.query_selector_all("button.widget-toggle-button"):
+        if "mod-active" not in (button.get_attribute("class") or ""):
+            _changed(page, image, button.click)
+            moves += 1
     for select in explorer.query_selector_all("select"):
         current = select.input_value()
         for value in [o.get_attribute("value") for o in select.query_selector_all("option")]:
