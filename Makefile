@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install lab test book notebooks bench clean
+.PHONY: install lab test book notebooks student bench clean
 
 # Create the virtual environment and install fmkit with its test extras. torch is pinned
 # below 2.14 in pyproject.toml so that pip takes the CPU build, never a CUDA one.
@@ -26,6 +26,10 @@ test: install
 book: install
 	$(PY) tools/build_book.py
 
+# The student edition of every chapter (solutions stubbed, hidden tests removed) in student/.
+student: install
+	$(PY) tools/make_student.py
+
 # Re-execute the chapters and store their key numbers (after editing a chapter).
 notebooks: install
 	$(PY) tools/refresh_notebooks.py
@@ -36,4 +40,4 @@ bench: install
 	$(PY) benchmarks/recipe_cost.py
 
 clean:
-	rm -rf $(VENV) _book test-output .pytest_cache
+	rm -rf $(VENV) _book student test-output .pytest_cache
