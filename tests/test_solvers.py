@@ -119,3 +119,8 @@ def test_generate_draws_from_the_base_and_accepts_given_points(gen):
     assert torch.allclose(fm.generate(drift, x_0, n_steps=4, method="rk4"), x_0 + 10)
     uniform = fm.generate(lambda x, t: torch.zeros_like(x), 2000, n_steps=1, base="uniform", generator=gen)
     assert uniform.abs().max() <= 3.5 and uniform.abs().max() > 3.3
+
+
+def test_generate_draws_the_base_in_the_models_dimension(gen):
+    model = fm.VelocityField(dim=64, hidden_dim=8)
+    assert fm.generate(model, 5, n_steps=2, generator=gen).shape == (5, 64)

@@ -7,8 +7,8 @@ from fmkit import data
 
 def test_training_reduces_the_loss_and_records_history(trained_ring):
     _, history, _ = trained_ring
-    assert history.n_steps == 800
-    assert len(history.wall_time) == 800
+    assert history.n_steps == 1500
+    assert len(history.wall_time) == 1500
     assert all(b >= a for a, b in zip(history.wall_time, history.wall_time[1:]))
     first = sum(history.loss[:50]) / 50
     assert history.final_loss() < 0.75 * first
