@@ -15,7 +15,6 @@ import time
 from typing import Callable
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure

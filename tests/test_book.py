@@ -54,7 +54,7 @@ def test_every_citation_is_in_the_bibliography():
         path = ROOT / entry
         text = path.read_text() if entry.endswith(".qmd") else "\n".join(
             c.source for c in nbformat.read(path, 4).cells if c.cell_type == "markdown")
-        cited |= {m for m in re.findall(r"(?<![\w.])-?@([a-z]+\d{4}\w*)", text)}
+        cited |= set(re.findall(r"(?<![\w.])-?@([a-z]+\d{4}\w*)", text))
     assert cited, "the chapters cite the papers"
     assert cited <= keys, f"cited but missing from references.bib: {cited - keys}"
     assert {"lipman2022flow"} <= cited
