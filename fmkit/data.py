@@ -228,6 +228,18 @@ def get_sampler(name: str) -> Sampler:
     return registry[name]
 
 
+ANY_DIMENSION = ("gaussian", "uniform")  # bases that come in any dimension
+
+
+def base_sampler(name: str, dim: int = 2) -> Sampler:
+    """The base called ``name`` as ``sampler(n, generator=None)``, drawing ``(n, dim)``
+    points for the bases that come in any dimension (the others are 2-D)."""
+    sampler = get_sampler(name)  # raises a ValueError listing the names
+    if name in ANY_DIMENSION:
+        return lambda n, generator=None: sampler(n, dim=dim, generator=generator)
+    return sampler
+
+
 def sample(name: str, n: int, *, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
     """Draw ``n`` points from the target or base called ``name``: ``(n, 2)`` float32."""
     return get_sampler(name)(n, generator=generator, **kwargs)

@@ -73,11 +73,16 @@ def pairs(ax: Axes, x_0, x_1, *, t: float | None = None, n_lines: int = 20) -> A
     return ax
 
 
-def field_on_grid(velocity: Callable, t: float, *, limit: float = LIMIT, n: int = 21) -> tuple[np.ndarray, ...]:
-    """Evaluate ``velocity(x, t)`` on an ``n`` x ``n`` grid: returns ``(X, Y, U, V)``."""
+def _grid(limit: float, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An ``n`` x ``n`` grid over ``[-limit, limit]^2``: ``X``, ``Y`` and the points ``(n*n, 2)``."""
     axis = torch.linspace(-limit, limit, n)
     X, Y = torch.meshgrid(axis, axis, indexing="xy")
-    points = torch.stack([X.ravel(), Y.ravel()], dim=1)  # (n*n, 2)
+    return X, Y, torch.stack([X.ravel(), Y.ravel()], dim=1)
+
+
+def field_on_grid(velocity: Callable, t: float, *, limit: float = LIMIT, n: int = 21) -> tuple[np.ndarray, ...]:
+    """Evaluate ``velocity(x, t)`` on an ``n`` x ``n`` grid: returns ``(X, Y, U, V)``."""
+    X, Y, points = _grid(limit, n)
     with torch.inference_mode():
         v = velocity(points, torch.full((len(points), 1), float(t)))
     v = _np(v)
@@ -109,9 +114,8 @@ def trajectories(ax: Axes, trajectory, *, n_lines: int = 60, show_points: bool =
 
 def log_density_on_grid(log_prob: Callable, *, limit: float = LIMIT, n: int = 61) -> tuple[np.ndarray, ...]:
     """Evaluate ``log_prob(points) -> (n*n,)`` on a grid: returns ``(X, Y, L)``."""
-    axis = torch.linspace(-limit, limit, n)
-    X, Y = torch.meshgrid(axis, axis, indexing="xy")
-    values = log_prob(torch.stack([X.ravel(), Y.ravel()], dim=1))
+    X, Y, points = _grid(limit, n)
+    values = log_prob(points)
     return _np(X), _np(Y), _np(values).reshape(n, n)
 
 

@@ -24,5 +24,5 @@ def reflow_pairs(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` noise points and where the trained flow carries them: ``(x_0, x_1)``, each ``(n, dim)``."""
-    x_0 = fm_data.sample(base, n, generator=generator)
+    x_0 = fm_data.base_sampler(base, getattr(model, "dim", 2))(n, generator=generator)
     return x_0, integrate(model, x_0, n_steps=n_steps, method=method).x

@@ -155,9 +155,8 @@ def generate(
     if isinstance(n_or_x0, torch.Tensor):
         x_0 = n_or_x0
     else:
-        # gaussian and uniform bases come in the model's dimension (2 unless it says otherwise)
-        kwargs = {"dim": getattr(model, "dim", 2)} if base in ("gaussian", "uniform") else {}
-        x_0 = fm_data.sample(base, n_or_x0, generator=generator, **kwargs)
+        # the base in the model's dimension (2 unless the model says otherwise)
+        x_0 = fm_data.base_sampler(base, getattr(model, "dim", 2))(n_or_x0, generator=generator)
         params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
         if params:
             x_0 = x_0.to(params[0].device)

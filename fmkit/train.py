@@ -55,12 +55,7 @@ class History:
 
 
 def _base_sampler(base, dim: int) -> Callable[..., torch.Tensor]:
-    if callable(base):
-        return base
-    sampler = fm_data.get_sampler(base)  # raises a ValueError listing the names
-    if base in ("gaussian", "uniform"):  # these come in any dimension
-        return lambda n, generator=None: sampler(n, dim=dim, generator=generator)
-    return sampler
+    return base if callable(base) else fm_data.base_sampler(base, dim)
 
 
 def _check_data(data: torch.Tensor) -> torch.Tensor:
