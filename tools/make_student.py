@@ -5,7 +5,10 @@ The chapters as committed are the instructor's edition: solutions sit between
 TESTS`` and ``### END HIDDEN TESTS`` (nbgrader's syntax, so ``nbgrader generate_assignment``
 works on them unchanged). The student edition replaces each solution by a stub that raises
 ``NotImplementedError``, drops the hidden tests and clears every output. It still runs top to
-bottom: each check then reports "not attempted yet".
+bottom: each check then reports "not attempted yet". Answer keys are markdown cells marked as
+nbgrader's manually graded answers (``solution`` and ``grade`` in their nbgrader metadata);
+the student edition replaces each with "YOUR ANSWER HERE", as ``nbgrader generate_assignment``
+does, so the student writes the answer where the key was.
 
     python tools/make_student.py [--out student]
 """
@@ -33,9 +36,18 @@ def student_source(source: str) -> str:
     return HIDDEN.sub("", SOLUTION.sub(stub, source)).rstrip("\n")
 
 
+ANSWER_STUB = "YOUR ANSWER HERE"
+
+
+def is_answer_key(cell: nbformat.NotebookNode) -> bool:
+    """A markdown cell holding an instructor's answer (nbgrader: a manually graded answer)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "markdown" and bool(meta.get("solution"))
+
+
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
-        cell.source = student_source(cell.source)
+        cell.source = ANSWER_STUB if is_answer_key(cell) else student_source(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             tags = [t for t in cell.metadata.get("tags", []) if t != "nbval-check-output"]
