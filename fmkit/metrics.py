@@ -2,9 +2,11 @@
 
 * ``wasserstein2``: the exact optimal-transport distance (POT's network simplex).
 * ``energy_distance``: a kernel-free two-sample distance built from mean pairwise distances.
-* ``mmd``: the unbiased squared maximum mean discrepancy with a Gaussian (RBF) kernel.
-* ``noise_floor``: what a metric reads between two fresh draws of the *true* distribution,
-  i.e. the best score any model can hope for at that sample size.
+* ``mmd``: an unbiased estimate of the *squared* maximum mean discrepancy (MMD²) with a
+  Gaussian (RBF) kernel; being unbiased, it can come out slightly negative.
+* ``null_band``: what a metric reads between two fresh draws of the *true* distribution at
+  a given sample size. A model whose score falls inside this band cannot be told apart from
+  the data by that metric at that size; it is not a bound on how good a model can be.
 
 >>> a = torch.zeros(4, 2)
 >>> round(wasserstein2(a, a + torch.tensor([3.0, 4.0])), 6)
@@ -74,8 +76,8 @@ def mmd(a: torch.Tensor, b: torch.Tensor, *, bandwidth: float = 0.5) -> float:
 
 
 @dataclass
-class NoiseFloor:
-    """A metric's values between pairs of independent true draws."""
+class NullBand:
+    """A metric's values between pairs of independent true draws (its null distribution)."""
 
     values: np.ndarray
 
@@ -92,21 +94,27 @@ class NoiseFloor:
         return float(np.percentile(self.values, 90))
 
 
-def noise_floor(
+def null_band(
     sampler: Callable[..., torch.Tensor],
     metric: Metric,
     n: int,
     *,
     n_repeats: int = 10,
     generator: torch.Generator | None = None,
-) -> NoiseFloor:
+) -> NullBand:
     """Score ``n_repeats`` pairs of independent ``n``-point draws of ``sampler`` against each
-    other: a model whose samples score inside this range is as good as this metric can tell."""
+    other: the spread a metric shows when nothing is wrong. A model scoring inside it is
+    indistinguishable from the data by this metric at this sample size."""
     values = [
         metric(sampler(n, generator=generator), sampler(n, generator=generator))
         for _ in range(n_repeats)
     ]
-    return NoiseFloor(np.asarray(values))
+    return NullBand(np.asarray(values))
+
+
+# The earlier names, kept so that existing notebooks and scripts still run.
+noise_floor = null_band
+NoiseFloor = NullBand
 
 
 def straightness(trajectory: torch.Tensor) -> float:
