@@ -87,6 +87,7 @@ def preview(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_each_chapter_renders_with_its_figures_and_no_errors(chapter, preview):
     name = pathlib.Path(chapter).stem
@@ -102,6 +103,7 @@ def test_each_chapter_renders_with_its_figures_and_no_errors(chapter, preview):
     assert "Traceback (most recent call last)" not in page and 'class="jp-OutputArea-output jp-RenderedText" data-mime-type="application/vnd.jupyter.stderr"' not in page
 
 
+@pytest.mark.slow
 def test_preview_has_an_index_that_links_every_chapter(preview):
     index = (preview / "index.html").read_text()
     for chapter in CHAPTERS:

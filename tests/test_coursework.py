@@ -157,6 +157,7 @@ def test_make_student_writes_every_chapter_without_solutions_or_outputs(student_
                 assert cell.outputs == [] and cell.execution_count is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [p.name for p in CHAPTERS])
 def test_student_edition_runs_top_to_bottom_with_every_check_not_attempted(name, student_dir):
     nb = nbformat.read(student_dir / name, as_version=4)
@@ -191,6 +192,7 @@ def course(tmp_path_factory, student_dir):
     return root
 
 
+@pytest.mark.slow
 def test_nbgrader_releases_the_chapter_without_solutions(course):
     released = _cells(course / "release" / "ch01" / CHAPTERS[0].name)
     assert not any("BEGIN SOLUTION" in c.source or "HIDDEN TESTS" in c.source for c in released)
@@ -200,6 +202,7 @@ def test_nbgrader_releases_the_chapter_without_solutions(course):
     assert all("raise NotImplementedError()" in c.source for c in _graded(released, "solution") if c.cell_type == "code")
 
 
+@pytest.mark.slow
 def test_nbgrader_gives_full_marks_to_the_solutions_and_zero_to_the_stubs(course):
     """Autograded cells: full marks for the instructor's solutions, zero for the stubs. The
     answer-key cells are graded by hand; the unfinished edition's unchanged ones score zero."""
