@@ -14,11 +14,11 @@ from .data import make_loader, names, ring_of_gaussians, sample
 from .guidance import guided_velocity
 from .likelihood import log_likelihood
 from .models import ConditionalVelocityField, VelocityField
-from .reflow import reflow_pairs
 from .paths import interpolate, ot_pairing, target_velocity
+from .reflow import reflow_pairs
 from .solvers import Solution, euler_step, generate, integrate, midpoint_step, rk4_step
 from .train import History, flow_matching_loss, train_flow, train_on_pairs
-from .utils import default_device, seed_everything
+from .utils import Velocity, default_device, seed_everything
 
 __all__ = [
     "data",
@@ -55,5 +55,6 @@ __all__ = [
     "train_on_pairs",
     "default_device",
     "seed_everything",
+    "Velocity",
 ]
 __version__ = "0.1.0"

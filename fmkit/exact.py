@@ -14,17 +14,29 @@ torch.Size([3, 2])
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from .data import ring_means
+from . import _validate as check
+from .data import RING, ring_means
 from .paths import as_time
-
-Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from .utils import Velocity
 
 # The empirical field blows up like 1 / (1 - t) at t = 1; evaluate it at most here.
 T_MAX_EMPIRICAL = 1.0 - 1e-3
+# Memory for one chunk of the empirical field's (queries, data points, dim) differences.
+_CHUNK_BYTES = 64 * 2**20
+
+
+def _query(x, dim: int) -> torch.Tensor:
+    """Query points for a field in ``dim`` dimensions: ``(batch, dim)``, floating point."""
+    x = check.floating(x, "x")
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(
+            f"x must have shape (batch, {dim}), the field's dimension; got {tuple(x.shape)}"
+        )
+    return x
 
 
 def empirical_field(data: torch.Tensor, *, chunk: int = 2048) -> Velocity:
@@ -32,25 +44,56 @@ def empirical_field(data: torch.Tensor, *, chunk: int = 2048) -> Velocity:
 
     Given ``x_1 = y_i`` the path point is ``x_t ~ N(t y_i, (1 - t)^2 I)`` and the pair's
     velocity is ``(y_i - x) / (1 - t)``; the field is the posterior-weighted mean of these,
-    with weights from a log-sum-exp softmax. Queries are processed ``chunk`` at a time.
+    with weights from a log-sum-exp softmax. Queries are processed at most ``chunk`` at a
+    time, fewer for a large ``data`` so that one chunk's differences stay within 64 MB.
     Near ``t = 1`` it carries every point onto its nearest data point (memorisation).
     """
-    data = torch.as_tensor(data, dtype=torch.float32)
+    data = check.points(data, "data")  # (n, dim)
+    chunk = check.count(chunk, "chunk")
+    n, dim = data.shape
 
     def field(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        x = _query(x, dim)
         t = as_time(t, x).clamp(max=T_MAX_EMPIRICAL)  # (batch, 1)
-        y = data.to(x.device)
+        y = data.to(device=x.device, dtype=x.dtype)  # (n, dim)
+        rows = max(1, min(chunk, _CHUNK_BYTES // (n * (dim + 2) * x.element_size())))
         out = []
-        for start in range(0, len(x), chunk):
-            xc, tc = x[start : start + chunk], t[start : start + chunk]
+        for start in range(0, len(x), rows):
+            xc, tc = x[start : start + rows], t[start : start + rows]
             diff = xc[:, None, :] - tc[:, :, None] * y[None, :, :]  # (b, n, dim)
             logits = -(diff**2).sum(-1) / (2 * (1 - tc) ** 2)  # (b, n)
             weights = torch.softmax(logits, dim=1)  # (b, n)
             mean_y = weights @ y  # (b, dim)
             out.append((mean_y - xc) / (1 - tc))
-        return torch.cat(out)
+        return torch.cat(out) if out else torch.zeros_like(x)
 
     return field
+
+
+def _mixture(means, std, weights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Checked mixture parameters: means ``(k, dim)``, stds ``(k,)``, log-weights ``(k,)``."""
+    means = check.points(means, "means")  # (k, dim)
+    n_comp = len(means)
+    stds = check.floating(std, "std", torch.float32)
+    if stds.numel() not in (1, n_comp) or stds.ndim > 1:
+        raise ValueError(
+            f"std must be one number or one per component, shape ({n_comp},); got {tuple(stds.shape)}"
+        )
+    if not (torch.isfinite(stds) & (stds > 0)).all():
+        raise ValueError(
+            f"std must be finite and > 0 (a blob of zero width has no density); got {stds.tolist()}"
+        )
+    stds = stds.reshape(-1).expand(n_comp)  # (k,)
+    if weights is None:
+        w = torch.full((n_comp,), 1.0 / n_comp)
+    else:
+        w = check.floating(weights, "weights", torch.float32)
+        if w.shape != (n_comp,) or not (torch.isfinite(w) & (w >= 0)).all() or w.sum() <= 0:
+            raise ValueError(
+                f"weights must be {n_comp} finite numbers ≥ 0 with a positive sum, one per mean; "
+                f"got {w.tolist() if w.numel() < 20 else tuple(w.shape)}"
+            )
+    return means, stds, torch.log(w / w.sum())
 
 
 def mixture_field(
@@ -66,20 +109,18 @@ def mixture_field(
 
     The field weights the ``u_k`` by the posterior of each component given ``x_t = x``.
     It is the field of the distribution itself, not of a finite sample, and stays finite
-    at ``t = 1`` whenever ``std > 0``.
+    at ``t = 1`` because every ``std > 0``.
     """
-    means = torch.as_tensor(means, dtype=torch.float32)  # (k, dim)
-    n_comp, dim = means.shape
-    stds = torch.as_tensor(std, dtype=torch.float32).expand(n_comp)  # (k,)
-    w = torch.full((n_comp,), 1.0 / n_comp) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-    log_w = torch.log(w / w.sum())
+    means, stds, log_w = _mixture(means, std, weights)
+    dim = means.shape[1]
 
     def field(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        x = _query(x, dim)
         t = as_time(t, x)  # (batch, 1)
-        m, s2 = means.to(x.device), stds.to(x.device) ** 2
+        m, s2 = means.to(x), stds.to(x) ** 2
         var_t = (1 - t) ** 2 + t**2 * s2  # (batch, k)
         diff = x[:, None, :] - t[:, :, None] * m  # (batch, k, dim)
-        logits = log_w.to(x.device) - (diff**2).sum(-1) / (2 * var_t) - 0.5 * dim * torch.log(var_t)
+        logits = log_w.to(x) - (diff**2).sum(-1) / (2 * var_t) - 0.5 * dim * torch.log(var_t)
         post = torch.softmax(logits, dim=1)  # (batch, k)
         gain = (t * s2 - (1 - t)) / var_t  # (batch, k)
         u_k = m + gain[:, :, None] * diff  # (batch, k, dim)
@@ -88,32 +129,43 @@ def mixture_field(
     return field
 
 
-def ring_field(*, n_modes: int = 8, radius: float = 3.0, std: float = 0.2) -> Velocity:
-    """The exact field of the distribution that :func:`fmkit.data.ring_of_gaussians` samples."""
-    return mixture_field(ring_means(n_modes, radius), std)
+def ring_field(
+    *, n_modes: int = RING.n_modes, radius: float = RING.radius, std: float = RING.std
+) -> Velocity:
+    """The exact field of the distribution that :func:`fmkit.data.ring_of_gaussians` samples
+    (by default the course's :data:`fmkit.data.RING`)."""
+    return mixture_field(ring_means(n_modes, radius), check.positive(std, "std"))
 
 
 def mixture_log_prob(
     means: torch.Tensor, std: float | torch.Tensor, weights: torch.Tensor | None = None
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The log-density of ``sum_k w_k N(means_k, std_k^2 I)``: ``x (batch, dim) -> (batch,)``."""
-    means = torch.as_tensor(means, dtype=torch.float32)
-    n_comp, dim = means.shape
-    stds = torch.as_tensor(std, dtype=torch.float32).expand(n_comp)
-    w = torch.full((n_comp,), 1.0 / n_comp) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-    log_w = torch.log(w / w.sum())
+    means, stds, log_w = _mixture(means, std, weights)
+    dim = means.shape[1]
 
     def log_prob(x: torch.Tensor) -> torch.Tensor:
-        sq = ((x[:, None, :] - means.to(x.device)) ** 2).sum(-1)  # (batch, k)
-        s2 = stds.to(x.device) ** 2
+        x = _query(x, dim)
+        sq = ((x[:, None, :] - means.to(x)) ** 2).sum(-1)  # (batch, k)
+        s2 = stds.to(x) ** 2
         log_normal = -sq / (2 * s2) - 0.5 * dim * torch.log(2 * math.pi * s2)
-        return torch.logsumexp(log_w.to(x.device) + log_normal, dim=1)
+        return torch.logsumexp(log_w.to(x) + log_normal, dim=1)
 
     return log_prob
 
 
-def ring_log_prob(*, t: float = 1.0, n_modes: int = 8, radius: float = 3.0, std: float = 0.2) -> Callable[[torch.Tensor], torch.Tensor]:
+def ring_log_prob(
+    *,
+    t: float = 1.0,
+    n_modes: int = RING.n_modes,
+    radius: float = RING.radius,
+    std: float = RING.std,
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """The true log-density of :func:`fmkit.data.ring_of_gaussians`'s distribution (``t = 1``),
     or of the marginal path ``p_t`` from a standard Gaussian at any ``t``: each blob is then
     ``N(t m_k, ((1 - t)^2 + t^2 std^2) I)``."""
-    return mixture_log_prob(t * ring_means(n_modes, radius), math.sqrt((1 - t) ** 2 + t**2 * std**2))
+    t = check.real(t, "t", low=0.0, high=1.0, fix="time runs from noise at 0 to data at 1")
+    std = check.positive(std, "std")
+    return mixture_log_prob(
+        t * ring_means(n_modes, radius), math.sqrt((1 - t) ** 2 + t**2 * std**2)
+    )

@@ -11,20 +11,40 @@ class's most typical region, at the cost of diversity, and overshoot for large `
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
+from . import _validate as check
 
-def guided_velocity(model: Callable, label: int | torch.Tensor, scale: float) -> Callable:
-    """The guided field for ``label`` at guidance ``scale``, as an ``(x, t)`` velocity
-    that solvers, plots and explorers take like any other."""
 
-    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        unconditional = model(x, t, label=-1)
-        if scale == 0:
+class GuidedVelocity:
+    """The guided field as an ``(x, t)`` velocity. It keeps its ``model`` (so fmkit finds the
+    model's device and dimension), ``label`` and ``scale``."""
+
+    def __init__(self, model: Callable, label: int | torch.Tensor, scale: float):
+        self.model, self.label, self.scale = model, label, scale
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        unconditional = self.model(x, t, label=-1)
+        if self.scale == 0:
             return unconditional
-        conditional = model(x, t, label=label)
-        return unconditional + scale * (conditional - unconditional)
+        conditional = self.model(x, t, label=self.label)
+        return unconditional + self.scale * (conditional - unconditional)
 
-    return velocity
+    def __repr__(self) -> str:
+        label = self.label if isinstance(self.label, int) else f"tensor of {self.label.numel()}"
+        return f"GuidedVelocity(label={label}, scale={self.scale})"
+
+
+def guided_velocity(model: Callable, label: int | torch.Tensor, scale: float) -> GuidedVelocity:
+    """The guided field for ``label`` (one class, or one per row) at guidance ``scale``, as
+    an ``(x, t)`` velocity that solvers, plots and explorers take like any other. ``model``
+    must be called as ``model(x, t, label=...)``; ``-1`` is its "no label"."""
+    check.function(model, "model", "fm.ConditionalVelocityField(n_classes=8)")
+    check.takes_label(model, "guidance")
+    label = check.class_labels(
+        label, "label", n_classes=getattr(model, "n_classes", None), allow_none=False
+    )
+    scale = check.real(scale, "scale", fix="1 follows the label, 0 ignores it, more sharpens")
+    return GuidedVelocity(model, int(label) if label.ndim == 0 else label, scale)

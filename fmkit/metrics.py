@@ -7,6 +7,12 @@
 * ``null_band``: what a metric reads between two fresh draws of the *true* distribution at
   a given sample size. A model whose score falls inside this band cannot be told apart from
   the data by that metric at that size; it is not a bound on how good a model can be.
+* ``straightness``: how far a solve's paths are from straight lines.
+* ``score_solve``, ``reach``, ``spread``: the numbers the explorers show (MMD² and
+  straightness of a solve; how often and how tightly class samples land on their mode), as
+  plain functions that chapters and benchmarks call too.
+
+Every function takes tensors on any device (or arrays) and computes on the CPU in float64.
 
 >>> a = torch.zeros(4, 2)
 >>> round(wasserstein2(a, a + torch.tensor([3.0, 4.0])), 6)
@@ -15,36 +21,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from . import _validate as check
+
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
+
+# Pairwise sums are taken in blocks of about this many pairs (32 MB of float64), so memory
+# stays flat; clouds of up to about 2000 points are scored in one block.
+_BLOCK_PAIRS = 2**22
+# Past this many pairs a score takes minutes; a random subset scores as well.
+MAX_PAIRS = 20_000**2
+# The exact W2 solve needs the full cost matrix and grows faster than n^2.
+MAX_W2_PAIRS = 5_000**2
 
 
 def _as_cloud(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
-    x = torch.as_tensor(x).detach().cpu().double()
-    if x.ndim != 2 or len(x) < 2:
-        raise ValueError(f"{name} must be a point cloud of shape (n, dim) with n >= 2; got {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values; a diverged sampler makes these")
-    return x
+    """A cloud ``(n, dim)`` with ``n >= 2``, brought to the CPU in float64."""
+    x = check.floating(x, name).detach()
+    if x.device.type != "cpu":
+        x = x.cpu()
+    return check.points(x.double(), name, min_rows=2, fix="a diverged sampler makes these")
 
 
-def _pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair(a, b, what: str, limit: int = MAX_PAIRS) -> tuple[torch.Tensor, torch.Tensor]:
     a, b = _as_cloud(a, "a"), _as_cloud(b, "b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same dimension; got {a.shape[1]} and {b.shape[1]}")
+    if len(a) * len(b) > limit:
+        side = int(limit**0.5)
+        raise ValueError(
+            f"{what} on {len(a):,} and {len(b):,} points compares {len(a) * len(b):.1e} pairs, which would take "
+            f"minutes; score a random subset of at most {side:,} points per cloud, e.g. "
+            f"a[torch.randperm(len(a))[:{side}]]"
+        )
     return a, b
+
+
+def _pairwise_sum(
+    x: torch.Tensor, y: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """``sum_ij f(|x_i - y_j|)`` in blocks of rows: memory stays flat for large clouds."""
+    rows = max(1, _BLOCK_PAIRS // len(y))
+    return sum(f(torch.cdist(x[i : i + rows], y)).sum() for i in range(0, len(x), rows))
 
 
 def wasserstein2(a: torch.Tensor, b: torch.Tensor) -> float:
     """Exact 2-Wasserstein distance between two uniformly weighted clouds."""
     import ot
 
-    a, b = _pair(a, b)
+    a, b = _pair(a, b, "wasserstein2", MAX_W2_PAIRS)
     cost = ot.dist(a.numpy(), b.numpy())  # squared Euclidean, (n_a, n_b)
     w_a, w_b = np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b))
     return float(np.sqrt(max(ot.emd2(w_a, w_b, cost, numItermax=1_000_000), 0.0)))
@@ -52,27 +83,31 @@ def wasserstein2(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """``2 E|X - Y| - E|X - X'| - E|Y - Y'|`` over the empirical clouds (zero iff equal)."""
-    a, b = _pair(a, b)
-    cross = torch.cdist(a, b).mean()
-    return float(2 * cross - torch.cdist(a, a).mean() - torch.cdist(b, b).mean())
+    a, b = _pair(a, b, "energy_distance")
+
+    def mean_distance(x, y):
+        return _pairwise_sum(x, y, lambda d: d) / (len(x) * len(y))
+
+    return float(2 * mean_distance(a, b) - mean_distance(a, a) - mean_distance(b, b))
 
 
 def mmd(a: torch.Tensor, b: torch.Tensor, *, bandwidth: float = 0.5) -> float:
-    """Unbiased squared MMD with kernel ``exp(-|x - y|^2 / (2 bandwidth^2))``.
+    """Unbiased squared MMD (MMD²) with kernel ``exp(-|x - y|^2 / (2 bandwidth^2))``.
 
     Unbiased means the within-cloud averages skip each point's pairing with itself, so the
     estimate can dip slightly below zero when the two clouds come from one distribution.
     """
-    a, b = _pair(a, b)
+    a, b = _pair(a, b, "mmd")
+    bandwidth = check.positive(bandwidth, "bandwidth", fix="0.5 suits the course's 2-D data")
 
-    def kernel(x, y):
-        return torch.exp(-torch.cdist(x, y) ** 2 / (2 * bandwidth**2))
+    def kernel_sum(x, y):
+        return _pairwise_sum(x, y, lambda d: torch.exp(-(d**2) / (2 * bandwidth**2)))
 
     def within(x):
         n = len(x)
-        return (kernel(x, x).sum() - n) / (n * (n - 1))  # drop the diagonal of ones
+        return (kernel_sum(x, x) - n) / (n * (n - 1))  # drop the diagonal of ones
 
-    return float(within(a) + within(b) - 2 * kernel(a, b).mean())
+    return float(within(a) + within(b) - 2 * kernel_sum(a, b) / (len(a) * len(b)))
 
 
 @dataclass
@@ -93,6 +128,14 @@ class NullBand:
     def p90(self) -> float:
         return float(np.percentile(self.values, 90))
 
+    def covers(self, score: float) -> bool:
+        """True when ``score`` is no worse than nine in ten pairs of true draws: the metric
+        cannot tell those samples from the data at this sample size."""
+        return check.real(score, "score") <= self.p90
+
+    def __repr__(self) -> str:
+        return f"NullBand({len(self.values)} pairs: p10 {self.p10:.3g}, median {self.median:.3g}, p90 {self.p90:.3g})"
+
 
 def null_band(
     sampler: Callable[..., torch.Tensor],
@@ -105,6 +148,10 @@ def null_band(
     """Score ``n_repeats`` pairs of independent ``n``-point draws of ``sampler`` against each
     other: the spread a metric shows when nothing is wrong. A model scoring inside it is
     indistinguishable from the data by this metric at this sample size."""
+    check.function(sampler, "sampler", "fm.data.ring_of_gaussians")
+    check.function(metric, "metric", "fm.metrics.mmd")
+    n, n_repeats = check.count(n, "n", minimum=2), check.count(n_repeats, "n_repeats")
+    generator = check.generator(generator)
     values = [
         metric(sampler(n, generator=generator), sampler(n, generator=generator))
         for _ in range(n_repeats)
@@ -120,16 +167,70 @@ NoiseFloor = NullBand
 def straightness(trajectory: torch.Tensor) -> float:
     """How far paths are from straight lines, 0 for perfectly straight ones.
 
-    For a trajectory ``(steps + 1, n, dim)`` on an even time grid over [0, 1], compares each
+    For a trajectory ``(steps + 1, n, dim)`` on an even time grid over [0, 1] (or a
+    :class:`fmkit.solvers.Solution` solved with ``return_trajectory=True``), compares each
     step's velocity with the path's overall displacement ``x_1 - x_0``: the mean of
     ``integral_0^1 |dx/dt - (x_1 - x_0)|^2 dt`` divided by the mean ``|x_1 - x_0|^2``. A
     flow whose paths are straight, constant-speed lines can be solved exactly by one Euler step.
     """
-    traj = torch.as_tensor(trajectory).detach().double()
-    if traj.ndim != 3 or len(traj) < 2:
-        raise ValueError(f"trajectory must have shape (steps + 1, n, dim) with steps >= 1; got {tuple(traj.shape)}")
+    traj = check.trajectory(trajectory)
+    traj = (traj.cpu() if traj.device.type != "cpu" else traj).double()  # (steps + 1, n, dim)
+    check.finite(traj, "trajectory", "a diverged solve makes these")
     n_steps = len(traj) - 1
     step_velocity = (traj[1:] - traj[:-1]) * n_steps  # (steps, n, dim)
     displacement = traj[-1] - traj[0]  # (n, dim)
     deviation = ((step_velocity - displacement) ** 2).sum(-1).mean(0)  # time average, (n,)
-    return float(deviation.mean() / (displacement**2).sum(-1).mean())
+    travelled = (displacement**2).sum(-1).mean()
+    if travelled == 0:
+        raise ValueError(
+            "the paths end where they start, so straightness (deviation over distance) is undefined"
+        )
+    return float(deviation.mean() / travelled)
+
+
+# --------------------------------------------------------------------------- what the explorers show
+
+
+@dataclass(frozen=True)
+class SolveScore:
+    """How a solve did: its end points' MMD² to fresh data, its paths' straightness (when
+    the trajectory was kept) and the velocity evaluations it cost."""
+
+    mmd2: float
+    straightness: float | None
+    nfe: int
+
+
+def score_solve(solution: Any, reference: torch.Tensor, *, bandwidth: float = 0.5) -> SolveScore:
+    """Score a :class:`fmkit.solvers.Solution` against ``reference`` data: the numbers the
+    sampling and coupling explorers show, for chapters and benchmarks to reuse."""
+    if not all(hasattr(solution, name) for name in ("x", "trajectory", "nfe")):
+        raise TypeError(
+            f"solution must be what fm.integrate returns, got {type(solution).__name__}"
+        )
+    bend = straightness(solution) if solution.trajectory is not None else None
+    return SolveScore(mmd(solution.x, reference, bandwidth=bandwidth), bend, int(solution.nfe))
+
+
+def reach(samples: torch.Tensor, means: torch.Tensor, label: int) -> float:
+    """The share of ``samples`` ``(n, dim)`` whose nearest mean ``(k, dim)`` is ``means[label]``:
+    how often a conditional sampler lands on the class it was asked for."""
+    x, m = _as_cloud(samples, "samples"), check.points(means, "means").detach().cpu().double()
+    label = int(check.class_labels(label, "label", n_classes=len(m), allow_none=False))
+    if m.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"samples and means must have the same dimension; got {x.shape[1]} and {m.shape[1]}"
+        )
+    return float((torch.cdist(x, m).argmin(1) == label).double().mean())
+
+
+def spread(samples: torch.Tensor, centre: torch.Tensor) -> float:
+    """The median distance of ``samples`` ``(n, dim)`` to ``centre`` ``(dim,)``: how tight a
+    class's samples are (the ring's own blobs give :attr:`fmkit.data.RingSpec.median_distance`)."""
+    x = _as_cloud(samples, "samples")
+    c = check.floating(centre, "centre").detach().cpu().double().reshape(-1)
+    if c.shape != (x.shape[1],):
+        raise ValueError(
+            f"centre must be one point of dimension {x.shape[1]}; got shape {tuple(c.shape)}"
+        )
+    return float((x - c).norm(dim=1).median())

@@ -5,13 +5,24 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import _validate as check
 from .paths import as_time
+
+
+def _inputs(module: nn.Module, x, dim: int) -> torch.Tensor:
+    """``x`` as ``(batch, dim)`` in the module's dtype and on its device (NumPy arrays,
+    integer and float64 tensors included)."""
+    weight = module.net[0].weight
+    x = check.floating(x, "x", weight.dtype).to(weight.device)
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"x must have shape (batch, {dim}); got {tuple(x.shape)}")
+    return x
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers of the given widths with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -30,15 +41,21 @@ class VelocityField(nn.Module):
     torch.Size([5, 2])
     """
 
-    def __init__(self, dim: int = 2, time_emb_dim: int = 16, hidden_dim: int = 128, n_hidden: int = 4):
+    def __init__(
+        self, dim: int = 2, time_emb_dim: int = 16, hidden_dim: int = 128, n_hidden: int = 4
+    ):
         super().__init__()
+        dim, time_emb_dim, hidden_dim = (
+            check.count(v, k)
+            for k, v in [("dim", dim), ("time_emb_dim", time_emb_dim), ("hidden_dim", hidden_dim)]
+        )
+        n_hidden = check.count(n_hidden, "n_hidden", minimum=0)
         self.dim = dim
         self.time_mlp = mlp([1, time_emb_dim, time_emb_dim, time_emb_dim])
         self.net = mlp([dim + time_emb_dim] + [hidden_dim] * n_hidden + [dim])
 
     def forward(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (batch, {self.dim}); got {tuple(x.shape)}")
+        x = _inputs(self, x, self.dim)  # (batch, dim)
         t_emb = self.time_mlp(as_time(t, x))  # (batch, time_emb_dim)
         return self.net(torch.cat([x, t_emb], dim=-1))  # (batch, dim)
 
@@ -57,22 +74,50 @@ class ConditionalVelocityField(nn.Module):
     torch.Size([3, 2])
     """
 
-    def __init__(self, n_classes: int, dim: int = 2, time_emb_dim: int = 16, label_emb_dim: int = 16,
-                 hidden_dim: int = 128, n_hidden: int = 4):
+    def __init__(
+        self,
+        n_classes: int,
+        dim: int = 2,
+        time_emb_dim: int = 16,
+        label_emb_dim: int = 16,
+        hidden_dim: int = 128,
+        n_hidden: int = 4,
+    ):
         super().__init__()
+        n_classes, dim, time_emb_dim, label_emb_dim, hidden_dim = (
+            check.count(v, k)
+            for k, v in [
+                ("n_classes", n_classes),
+                ("dim", dim),
+                ("time_emb_dim", time_emb_dim),
+                ("label_emb_dim", label_emb_dim),
+                ("hidden_dim", hidden_dim),
+            ]
+        )
+        n_hidden = check.count(n_hidden, "n_hidden", minimum=0)
         self.dim, self.n_classes = dim, n_classes
         self.time_mlp = mlp([1, time_emb_dim, time_emb_dim, time_emb_dim])
         self.label_emb = nn.Embedding(n_classes + 1, label_emb_dim)  # the last row is "no label"
         self.net = mlp([dim + time_emb_dim + label_emb_dim] + [hidden_dim] * n_hidden + [dim])
 
-    def forward(self, x: torch.Tensor, t: float | torch.Tensor, label: torch.Tensor | int | None = None) -> torch.Tensor:
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (batch, {self.dim}); got {tuple(x.shape)}")
-        if label is None:
-            label = -1
-        label = torch.as_tensor(label, dtype=torch.long, device=x.device).expand(x.shape[0])  # (batch,)
-        if ((label < -1) | (label >= self.n_classes)).any():
-            raise ValueError(f"labels must be in 0..{self.n_classes - 1}, or -1 for no label")
+    def forward(
+        self, x: torch.Tensor, t: float | torch.Tensor, label: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
+        x = _inputs(self, x, self.dim)  # (batch, dim)
+        label = self._labels(-1 if label is None else label, len(x))  # (batch,)
         label = torch.where(label < 0, self.n_classes, label)  # -1 -> the "no label" row
         h = torch.cat([x, self.time_mlp(as_time(t, x)), self.label_emb(label)], dim=-1)
         return self.net(h)  # (batch, dim)
+
+    def _labels(self, label, batch: int) -> torch.Tensor:
+        """One class number per row, ``(batch,)``, from one label, ``(batch,)`` or ``(batch, 1)``."""
+        label = check.class_labels(label, "labels", n_classes=self.n_classes).to(
+            self.label_emb.weight.device
+        )
+        if label.numel() == 1:
+            return label.reshape(()).expand(batch)
+        if label.shape in ((batch,), (batch, 1)):
+            return label.reshape(batch)
+        raise ValueError(
+            f"label must be one class number or one per row, shape ({batch},); got {tuple(label.shape)}"
+        )

@@ -11,33 +11,46 @@ Every step function has the form ``step(velocity, x, t, dt) -> x_next`` with ``t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
+import numpy as np
 import torch
 
+from . import _validate as check
 from . import data as fm_data
 from .paths import as_time
+from .utils import Velocity
 
-Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+def _placed(velocity: Velocity, x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the velocity's dtype and on its device (unchanged for a plain function)."""
+    place = check.placement(velocity)
+    if place is None:
+        return check.floating(x, "x")
+    return check.floating(x, "x", place[1]).to(place[0])
 
 
 def _v(velocity: Velocity, x: torch.Tensor, t: float) -> torch.Tensor:
-    return velocity(x, as_time(t, x))  # t as (batch, 1)
+    return check.evaluate(
+        velocity, x, as_time(t, x)
+    )  # t as (batch, 1); output checked to be x's shape
 
 
 def euler_step(velocity: Velocity, x: torch.Tensor, t: float, dt: float) -> torch.Tensor:
     """One Euler step: follow the velocity at the start for the whole step (1 evaluation)."""
+    x = _placed(velocity, x)
     return x + dt * _v(velocity, x, t)
 
 
 def midpoint_step(velocity: Velocity, x: torch.Tensor, t: float, dt: float) -> torch.Tensor:
     """One midpoint step: use the velocity found half a step ahead (2 evaluations)."""
+    x = _placed(velocity, x)
     x_half = x + 0.5 * dt * _v(velocity, x, t)
     return x + dt * _v(velocity, x_half, t + 0.5 * dt)
 
 
 def rk4_step(velocity: Velocity, x: torch.Tensor, t: float, dt: float) -> torch.Tensor:
     """One classical Runge-Kutta step: a weighted mix of four slopes (4 evaluations)."""
+    x = _placed(velocity, x)
     k1 = _v(velocity, x, t)
     k2 = _v(velocity, x + 0.5 * dt * k1, t + 0.5 * dt)
     k3 = _v(velocity, x + 0.5 * dt * k2, t + 0.5 * dt)
@@ -50,7 +63,7 @@ EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "rk4": 4}
 METHODS = (*STEPS, "dopri5")
 
 
-@dataclass
+@dataclass(repr=False)
 class Solution:
     """The end points ``x`` ``(batch, dim)``, and if asked the states at every time in
     ``times``: ``trajectory`` of shape ``(len(times), batch, dim)``; ``nfe`` counts the
@@ -60,6 +73,14 @@ class Solution:
     times: torch.Tensor
     trajectory: torch.Tensor | None
     nfe: int
+
+    def __repr__(self) -> str:  # the default would print every number
+        kept = (
+            "no trajectory"
+            if self.trajectory is None
+            else f"trajectory {tuple(self.trajectory.shape)}"
+        )
+        return f"Solution(x {tuple(self.x.shape)}, {len(self.times) - 1} steps, nfe {self.nfe}, {kept})"
 
 
 class _Counted:
@@ -73,14 +94,29 @@ class _Counted:
         return self.velocity(x, t)
 
 
-def _check_inputs(x_0: torch.Tensor, method: str, n_steps: int | None) -> None:
-    if method not in METHODS:
-        raise ValueError(f"unknown solver method {method!r}; choose one of: {', '.join(METHODS)}")
-    if not isinstance(x_0, torch.Tensor) or x_0.ndim != 2:
-        shape = tuple(x_0.shape) if isinstance(x_0, torch.Tensor) else type(x_0).__name__
-        raise ValueError(f"x_0 must be a tensor of shape (batch, dim); got {shape}")
-    if method != "dopri5" and (n_steps is None or int(n_steps) != n_steps or n_steps <= 0):
-        raise ValueError(f"n_steps must be a positive integer for {method!r}, got {n_steps!r}")
+def _check_steps(method: str, n_steps) -> int | None:
+    """A positive step count; ``None`` is allowed only for dopri5, which picks its own."""
+    if n_steps is None:
+        if method == "dopri5":
+            return None
+        raise ValueError(
+            f"n_steps must be a positive integer for {method!r}: how many equal steps to take "
+            "(only dopri5 picks its own)"
+        )
+    return check.steps(n_steps)
+
+
+def _check_span(t_span) -> tuple[float, float]:
+    if isinstance(t_span, (str, bytes)) or not hasattr(t_span, "__len__") or len(t_span) != 2:
+        raise TypeError(f"t_span must be two times (start, end) such as (0.0, 1.0), got {t_span!r}")
+    return (
+        check.real(
+            t_span[0], "t_span[0]", low=0.0, high=1.0, fix="time runs from noise at 0 to data at 1"
+        ),
+        check.real(
+            t_span[1], "t_span[1]", low=0.0, high=1.0, fix="time runs from noise at 0 to data at 1"
+        ),
+    )
 
 
 def integrate(
@@ -98,17 +134,42 @@ def integrate(
 
     Fixed-step methods take ``n_steps`` equal steps; ``"dopri5"`` (torchdiffeq) picks its
     own steps to meet ``rtol``/``atol`` and, with ``n_steps`` given, reports the state at
-    ``n_steps + 1`` evenly spaced times. Runs under ``torch.inference_mode``; the returned
-    tensors are ordinary ones that can feed later training.
+    ``n_steps + 1`` evenly spaced times. ``x_0`` (a tensor of any dtype, or an array) is
+    moved to a network's device and dtype first. Runs under ``torch.inference_mode``; the
+    returned tensors are ordinary ones that can feed later training.
     """
-    _check_inputs(x_0, method, n_steps)
-    t0, t1 = float(t_span[0]), float(t_span[1])
+    method = check.choice(method, "solver method", METHODS)
+    check.function(velocity, "velocity", "a model, or lambda x, t: -x")
+    if not isinstance(x_0, (torch.Tensor, np.ndarray, list)):
+        hint = (
+            "; to start from n fresh base points use fm.generate(model, n)"
+            if isinstance(x_0, int)
+            else ""
+        )
+        raise TypeError(
+            f"x_0 must be a tensor of shape (batch, dim); got {type(x_0).__name__}{hint}"
+        )
+    x_0 = check.for_velocity(
+        x_0, velocity, "x_0", fix="start from finite points (a diverged model makes NaN)"
+    )
+    check.network_memory(velocity, len(x_0), "solving from these points")
+    n_steps = _check_steps(method, n_steps)
+    t0, t1 = _check_span(t_span)
+    rtol, atol = check.positive(rtol, "rtol"), check.positive(atol, "atol")
+    if check.flag(return_trajectory, "return_trajectory"):
+        check.memory(
+            ((n_steps or 1) + 1) * x_0.numel() * x_0.element_size(),
+            f"keeping {n_steps or 1} steps of {len(x_0):,} points",
+            "pass return_trajectory=False, or use fewer steps or points",
+        )
     counted = _Counted(velocity)
     with torch.inference_mode():
         if method == "dopri5":
             x, times, states = _dopri5(counted, x_0, t0, t1, n_steps, rtol, atol)
         else:
-            x, times, states = _fixed_steps(STEPS[method], counted, x_0, t0, t1, int(n_steps), return_trajectory)
+            x, times, states = _fixed_steps(
+                STEPS[method], counted, x_0, t0, t1, n_steps, return_trajectory
+            )
     trajectory = torch.stack(states).clone() if return_trajectory else None
     return Solution(x=x.clone(), times=times.clone(), trajectory=trajectory, nfe=counted.calls)
 
@@ -130,7 +191,7 @@ def _dopri5(velocity, x_0, t0, t1, n_steps, rtol, atol):
     times = torch.linspace(t0, t1, (n_steps or 1) + 1, dtype=x_0.dtype)
 
     def rhs(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # torchdiffeq's (t, x) order
-        return velocity(x, as_time(t, x))
+        return check.evaluate(velocity, x, as_time(t, x))
 
     states = odeint(rhs, x_0, times.to(x_0.device), method="dopri5", rtol=rtol, atol=atol)
     return states[-1], times, list(states)
@@ -142,22 +203,26 @@ def generate(
     *,
     n_steps: int = 8,
     method: str = "euler",
-    base: str = "gaussian",
+    base: str | fm_data.Sampler = "gaussian",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Sample from a trained flow in one line: draw base points (or take the ones given)
-    and carry them to ``t = 1``. Returns ``(n, dim)``.
+    and carry them to ``t = 1``. Returns ``(n, dim)``, on the model's device.
 
     >>> identity = lambda x, t: torch.zeros_like(x)
     >>> generate(identity, 3, n_steps=2).shape
     torch.Size([3, 2])
     """
-    if isinstance(n_or_x0, torch.Tensor):
+    method = check.choice(method, "solver method", METHODS)
+    n_steps = _check_steps(method, n_steps)
+    if isinstance(n_or_x0, (np.ndarray, list)) or (
+        isinstance(n_or_x0, torch.Tensor) and n_or_x0.ndim > 0
+    ):
         x_0 = n_or_x0
     else:
-        # the base in the model's dimension (2 unless the model says otherwise)
-        x_0 = fm_data.base_sampler(base, getattr(model, "dim", 2))(n_or_x0, generator=generator)
-        params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
-        if params:
-            x_0 = x_0.to(params[0].device)
+        n = check.count(n_or_x0, "n_or_x0 (the number of samples, or the start points)")
+        check.network_memory(model, n, f"generating {n:,} samples")
+        device, dtype = check.placement(model) or (None, None)
+        draw = fm_data.base_sampler(base, check.velocity_dim(model, 2), device=device, dtype=dtype)
+        x_0 = draw(n, generator=check.generator(generator))  # (n, dim), in the model's dimension
     return integrate(model, x_0, n_steps=n_steps, method=method).x

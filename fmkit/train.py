@@ -4,32 +4,53 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
+from . import _validate as check
 from . import data as fm_data
-from .paths import COUPLINGS, couple, interpolate, sample_time, target_velocity
+from .paths import COUPLINGS, as_time, couple, sample_time
+from .utils import Velocity
 
-Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Batch = tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]  # x_0, x_1, condition
+
+
+def _loss(
+    velocity: Velocity, x_0: torch.Tensor, x_1: torch.Tensor, t: torch.Tensor, **condition
+) -> torch.Tensor:
+    """The regression itself, on checked inputs: ``t`` is ``(batch, 1)``."""
+    x_t = (1 - t) * x_0 + t * x_1  # (batch, dim), the point on each pair's line
+    v = check.evaluate(velocity, x_t, t, **condition)  # (batch, dim)
+    return torch.mean((v - (x_1 - x_0)) ** 2)
 
 
 def flow_matching_loss(
-    velocity: Velocity, x_0: torch.Tensor, x_1: torch.Tensor, t: torch.Tensor, **condition
+    velocity: Velocity, x_0: torch.Tensor, x_1: torch.Tensor, t: float | torch.Tensor, **condition
 ) -> torch.Tensor:
     """Mean squared error between ``velocity(x_t, t)`` and the pair's velocity ``x_1 - x_0``.
 
     Averaged over the batch and the coordinates (like ``F.mse_loss``). Works for a network
     or for any exact field with the same ``(x, t)`` signature; keyword arguments (such as
-    ``label=`` for a conditional network) are passed on to ``velocity``.
+    ``label=`` for a conditional network) are passed on to ``velocity``. The inputs go to
+    the network's device and dtype; ``t`` may be a float, ``(batch,)`` or ``(batch, 1)``.
     """
-    x_t = interpolate(x_0, x_1, t)  # (batch, dim)
-    return torch.mean((velocity(x_t, t, **condition) - target_velocity(x_0, x_1)) ** 2)
+    x_0 = check.for_velocity(x_0, velocity, "x_0")
+    x_1 = check.for_velocity(x_1, velocity, "x_1")
+    if x_0.shape != x_1.shape:
+        raise ValueError(
+            f"x_0 and x_1 must have the same shape to be paired; got {tuple(x_0.shape)} "
+            f"and {tuple(x_1.shape)}"
+        )
+    if "label" in condition:
+        check.takes_label(velocity, "a loss with label=")
+    t = check.in_unit_interval(as_time(t, x_0))  # (batch, 1)
+    return _loss(velocity, x_0, x_1, t, **condition)
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """What happened during training: one loss and one wall-clock time per step."""
 
@@ -50,69 +71,164 @@ class History:
 
     def final_loss(self, window: int = 100) -> float:
         """Mean loss over the last ``window`` steps: one batch's loss is noisy."""
-        tail = self.loss[-window:]
-        return sum(tail) / len(tail)
+        tail = self.loss[-check.count(window, "window") :]
+        return sum(tail) / len(tail) if tail else float("nan")
+
+    def __repr__(self) -> str:  # the default would print every loss
+        if not self.loss:
+            return "History(0 steps)"
+        return f"History({self.n_steps} steps, {self.seconds:.1f} s, final loss {self.final_loss():.3g})"
 
 
-def _base_sampler(base, dim: int) -> Callable[..., torch.Tensor]:
-    return base if callable(base) else fm_data.base_sampler(base, dim)
-
-
-def _check_data(data: torch.Tensor) -> torch.Tensor:
-    data = torch.as_tensor(data, dtype=torch.float32)
-    if data.ndim != 2 or data.shape[0] == 0:
-        raise ValueError(f"data must be a non-empty tensor of shape (n, dim); got {tuple(data.shape)}")
-    if not torch.isfinite(data).all():
-        raise ValueError("data contains NaN or infinite values; clean or drop those rows first")
-    return data
-
+# --------------------------------------------------------------------------- settings, checked once
 
 LR_SCHEDULES = ("cosine", "constant")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The optimisation settings every recipe shares, checked once when made."""
+
+    n_steps: int
+    batch_size: int
+    lr: float
+    lr_schedule: str
+    progress: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_steps", check.steps(self.n_steps))
+        object.__setattr__(self, "batch_size", check.count(self.batch_size, "batch_size"))
+        object.__setattr__(
+            self, "lr", check.positive(self.lr, "lr", fix="1e-3 is the course's default")
+        )
+        check.choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        check.flag(self.progress, "progress")
+
+
+def _model(model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    """The device and dtype training happens in: the model's."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"model must be a torch.nn.Module with weights to train, such as fm.VelocityField(); "
+            f"got {type(model).__name__}"
+        )
+    place = check.placement(model)
+    if place is None:
+        raise ValueError("the model has no floating-point parameters to train")
+    return place
+
+
+def _training_points(x, name: str, model: torch.nn.Module, place) -> torch.Tensor:
+    """Rows to train on, on the model's device and in its dtype, in its dimension."""
+    device, dtype = place
+    dim = check.velocity_dim(model)
+    return check.points(
+        x,
+        name,
+        dim=dim,
+        dtype=dtype,
+        device=device,
+        fix="clean or drop those rows first (torch.isfinite(x).all(1) finds the good ones)",
+    )
+
+
+def _labels(labels, model: torch.nn.Module, n_rows: int, device) -> torch.Tensor:
+    """One class number per data row, on the model's device; the model must take them."""
+    check.takes_label(model, "training with labels=")
+    labels = check.class_labels(
+        labels, "labels", n_classes=getattr(model, "n_classes", None), allow_none=False
+    )
+    if labels.shape != (n_rows,):
+        raise ValueError(
+            f"labels must have one entry per data row, shape ({n_rows},); got {tuple(labels.shape)}"
+        )
+    return labels.to(device)
+
+
+# --------------------------------------------------------------------------- batches from named pieces
+
+
+def _rows(n_rows: int, batch_size: int, generator) -> torch.Tensor:
+    """Which data rows a batch uses: uniform, with replacement. ``(batch,)`` on the CPU."""
+    return torch.randint(n_rows, (batch_size,), generator=generator)
+
+
+def _drop_labels(label: torch.Tensor, p: float, generator) -> torch.Tensor:
+    """Replace each label by -1 ("no label") with probability ``p``: label dropout."""
+    dropped = (torch.rand(len(label), generator=generator) < p).to(label.device)  # (batch,)
+    return torch.where(dropped, torch.full_like(label, -1), label)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, name: str, n_steps: int):
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_steps)
-    if name == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    raise ValueError(f"unknown lr_schedule {name!r}; choose one of: {', '.join(LR_SCHEDULES)}")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
-def _check_sizes(n_steps: int, batch_size: int) -> None:
-    if n_steps <= 0:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps}")
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+# --------------------------------------------------------------------------- the loop
 
 
-def _fit(model, draw, *, n_steps: int, lr: float, lr_schedule: str, generator, progress: bool) -> History:
+def _diverged(value: float, step: int, lr: float) -> FloatingPointError:
+    kept = (
+        "its initial weights"
+        if step == 0
+        else f"its weights from step {step - 1}, the last with a finite loss"
+    )
+    return FloatingPointError(
+        f"the loss became {value} at step {step}: training diverged. The model keeps {kept}. "
+        f"Try a smaller learning rate (lr={lr:g} now, e.g. lr={lr / 10:g}) or check the data's scale."
+    )
+
+
+def _fit(
+    model: torch.nn.Module, draw: Callable[[], Batch], settings: _Settings, place, generator
+) -> History:
     """The training loop shared by every recipe: ``draw()`` returns one batch of pairs
-    ``(x_0, x_1, condition)``; each step adds times, takes the loss and an AdamW step."""
-    device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
-    scheduler = _scheduler(optimizer, lr_schedule, n_steps)
+    ``(x_0, x_1, condition)`` on the model's device; each step adds times, takes the loss
+    and an AdamW step. The weights that gave the latest finite loss are kept aside, so a
+    diverging run leaves the model usable."""
+    device, dtype = place
+    params = list(model.parameters())
+    optimizer = torch.optim.AdamW(params, lr=settings.lr, fused=device.type in ("cpu", "cuda"))
+    scheduler = _scheduler(optimizer, settings.lr_schedule, settings.n_steps)
+    last_good = [p.detach().clone() for p in params]
     history = History()
     model.train()
     start = time.perf_counter()
-    for step in tqdm(range(n_steps), desc="training", disable=not progress, mininterval=0.5):
-        x_0, x_1, condition = draw()
-        t = sample_time(len(x_0), generator=generator)  # (batch, 1)
-        condition = {k: v.to(device) for k, v in condition.items()}
-        loss = flow_matching_loss(model, x_0.to(device), x_1.to(device), t.to(device), **condition)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        value = loss.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"the loss became {value} at step {step}: training diverged. "
-                f"Try a smaller learning rate (lr={lr} now) or check the data's scale."
-            )
-        history.loss.append(value)
-        history.wall_time.append(time.perf_counter() - start)
-    model.eval()
+    try:
+        for step in tqdm(
+            range(settings.n_steps), desc="training", disable=not settings.progress, mininterval=0.5
+        ):
+            x_0, x_1, condition = draw()
+            t = sample_time(len(x_0), generator=generator).to(
+                device=device, dtype=dtype
+            )  # (batch, 1)
+            loss = _loss(model, x_0, x_1, t, **condition)
+            value = loss.item()
+            if not math.isfinite(value):
+                _restore(params, last_good)
+                raise _diverged(value, step, settings.lr)
+            with torch.no_grad():
+                for keep, p in zip(last_good, params, strict=True):
+                    keep.copy_(p)  # these weights gave a finite loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            history.loss.append(value)
+            history.wall_time.append(time.perf_counter() - start)
+        if not all(torch.isfinite(p).all() for p in params):  # the very last step blew up
+            _restore(params, last_good)
+            raise _diverged(float("nan"), settings.n_steps, settings.lr)
+    finally:
+        model.eval()
     return history
+
+
+def _restore(params: list[torch.Tensor], saved: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for p, keep in zip(params, saved, strict=True):
+            p.copy_(keep)
 
 
 def train_flow(
@@ -137,7 +253,7 @@ def train_flow(
     takes one AdamW step on :func:`flow_matching_loss`. ``lr_schedule="cosine"`` (the
     default) anneals the learning rate from ``lr`` to zero over the run, which lets the
     model settle instead of jittering with each batch: on the ring it takes the sample
-    quality from about 0.003 to about 0.0005 in MMD at the same cost; ``"constant"`` keeps
+    quality from about 0.003 to about 0.0005 in MMD² at the same cost; ``"constant"`` keeps
     ``lr`` throughout, as the simplest loops do. ``coupling="ot"`` pairs each batch by
     minibatch optimal transport (:func:`fmkit.paths.ot_pairing`).
 
@@ -146,41 +262,41 @@ def train_flow(
     probability ``label_dropout``, so one network learns both the conditional and the
     unconditional field, as classifier-free guidance needs.
 
-    Training happens on the model's device; random draws come from ``generator`` on the
-    CPU. Raises ``FloatingPointError`` if the loss stops being finite, rather than
+    Every argument is checked before the first step. Training happens on the model's
+    device and in its dtype (``data`` may be a tensor of any dtype or a NumPy array);
+    random draws come from ``generator`` on the CPU. Raises ``FloatingPointError`` if the
+    loss stops being finite, leaving the model with its last finite weights, rather than
     returning a model that samples NaNs.
     """
-    _check_sizes(n_steps, batch_size)
-    data = _check_data(data)
-    sample_base = _base_sampler(base, data.shape[1])
+    settings = _Settings(n_steps, batch_size, lr, lr_schedule, progress)
+    place = _model(model)
+    check.network_memory(model, settings.batch_size, "a training batch", backward=True)
+    data = _training_points(data, "data", model, place)  # (n, dim)
+    draw_base = fm_data.base_sampler(base, data.shape[1], device=place[0], dtype=place[1])
+    coupling = check.choice(coupling, "coupling", COUPLINGS)
+    generator = check.generator(generator)
+    label_dropout = check.real(label_dropout, "label_dropout", low=0.0, high=1.0, high_open=True)
     if labels is not None:
-        labels = torch.as_tensor(labels, dtype=torch.long)
-        if labels.shape != (len(data),):
-            raise ValueError(f"labels must have one entry per data row, shape ({len(data)},); got {tuple(labels.shape)}")
-    if not 0.0 <= label_dropout < 1.0:
-        raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
-
-    def draw():
-        idx = torch.randint(len(data), (batch_size,), generator=generator)
-        x_1 = data[idx]  # (batch, dim)
-        x_0 = sample_base(batch_size, generator=generator)  # (batch, dim)
-        if x_0.shape != x_1.shape:
+        labels = _labels(labels, model, len(data), place[0])
+        if coupling != "independent":
             raise ValueError(
-                f"the base draws points of shape {tuple(x_0.shape[1:])} but the data has "
-                f"{tuple(x_1.shape[1:])}; pick a base of the data's dimension"
+                "coupling='ot' would re-pair points across labels; use it without labels"
             )
+
+    def draw() -> Batch:
+        rows = _rows(len(data), settings.batch_size, generator)
+        x_1 = data[rows.to(data.device)]  # (batch, dim)
+        x_0 = draw_base(settings.batch_size, generator=generator)  # (batch, dim)
         if labels is None:
             x_0, x_1 = couple(x_0, x_1, coupling)
             return x_0, x_1, {}
-        label = labels[idx].clone()  # (batch,)
-        label[torch.rand(batch_size, generator=generator) < label_dropout] = -1
-        return x_0, x_1, {"label": label}
+        return (
+            x_0,
+            x_1,
+            {"label": _drop_labels(labels[rows.to(labels.device)], label_dropout, generator)},
+        )
 
-    if labels is not None and coupling != "independent":
-        raise ValueError("coupling='ot' would re-pair points across labels; use it without labels")
-    if coupling not in COUPLINGS:
-        raise ValueError(f"unknown coupling {coupling!r}; choose one of: {', '.join(COUPLINGS)}")
-    return _fit(model, draw, n_steps=n_steps, lr=lr, lr_schedule=lr_schedule, generator=generator, progress=progress)
+    return _fit(model, draw, settings, place, generator)
 
 
 def train_on_pairs(
@@ -197,17 +313,27 @@ def train_on_pairs(
 ) -> History:
     """Fit ``model`` to fixed pairs: row ``i`` of ``x_0`` travels to row ``i`` of ``x_1``.
 
-    This is the second stage of rectified flow ("reflow"): with pairs made by a trained
-    flow (:func:`fmkit.reflow.reflow_pairs`) the straight lines no longer cross, so the
-    new field is straighter and needs fewer solver steps.
+    This is the second stage of rectified flow ("reflow"): pairs made by a trained flow
+    (:func:`fmkit.reflow.reflow_pairs`) join each noise point to where the flow carried it.
+    The flow's own paths never cross, but these pairs' straight chords still can, only far
+    less than independent pairs; so the new field is straighter and needs fewer solver
+    steps, and reflow can be repeated to straighten it further.
     """
-    _check_sizes(n_steps, batch_size)
-    x_0, x_1 = _check_data(x_0), _check_data(x_1)
+    settings = _Settings(n_steps, batch_size, lr, lr_schedule, progress)
+    place = _model(model)
+    check.network_memory(model, settings.batch_size, "a training batch", backward=True)
+    x_0, x_1 = (
+        _training_points(x_0, "x_0", model, place),
+        _training_points(x_1, "x_1", model, place),
+    )
     if x_0.shape != x_1.shape:
-        raise ValueError(f"x_0 and x_1 must have the same shape; got {tuple(x_0.shape)} and {tuple(x_1.shape)}")
+        raise ValueError(
+            f"x_0 and x_1 must have the same shape; got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
+        )
+    generator = check.generator(generator)
 
-    def draw():
-        idx = torch.randint(len(x_0), (batch_size,), generator=generator)
-        return x_0[idx], x_1[idx], {}
+    def draw() -> Batch:
+        rows = _rows(len(x_0), settings.batch_size, generator).to(x_0.device)
+        return x_0[rows], x_1[rows], {}
 
-    return _fit(model, draw, n_steps=n_steps, lr=lr, lr_schedule=lr_schedule, generator=generator, progress=progress)
+    return _fit(model, draw, settings, place, generator)

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch.testing import assert_close
 
 import fmkit as fm
 from fmkit import data, exact, metrics
@@ -9,7 +10,9 @@ def test_ring_field_transports_the_base_to_the_ring(gen):
     x_0 = fm.sample("gaussian", 2000, generator=gen)
     moved = fm.integrate(exact.ring_field(), x_0, n_steps=50, method="rk4").x
     fresh = fm.sample("ring", 2000, generator=gen)
-    floor = metrics.noise_floor(data.ring_of_gaussians, metrics.mmd, 2000, n_repeats=5, generator=gen)
+    floor = metrics.noise_floor(
+        data.ring_of_gaussians, metrics.mmd, 2000, n_repeats=5, generator=gen
+    )
     assert metrics.mmd(moved, fresh) < max(3 * floor.p90, 1e-3)
     # and far from where it started
     assert metrics.mmd(x_0, fresh) > 0.1
@@ -19,10 +22,10 @@ def test_mixture_field_of_one_gaussian_gives_that_gaussian(gen):
     mean, std = torch.tensor([[2.0, -1.0]]), 0.5
     x_0 = torch.randn(20000, 2, generator=gen)
     x_1 = fm.integrate(exact.mixture_field(mean, std), x_0, n_steps=20, method="rk4").x
-    assert torch.allclose(x_1.mean(0), mean[0], atol=0.02)
-    assert torch.allclose(x_1.std(0), torch.full((2,), std), atol=0.02)
+    assert_close(x_1.mean(0), mean[0], rtol=0, atol=0.02)
+    assert_close(x_1.std(0), torch.full((2,), std), rtol=0, atol=0.02)
     # One Gaussian to another is an affine map: each point lands at mean + std * x_0.
-    assert torch.allclose(x_1, mean + std * x_0, atol=1e-3)
+    assert_close(x_1, mean + std * x_0, rtol=0, atol=1e-3)
 
 
 def _monte_carlo_field(x, t, sampler, n, generator):
@@ -38,10 +41,14 @@ def _monte_carlo_field(x, t, sampler, n, generator):
 def test_ring_field_agrees_with_a_monte_carlo_estimate(t, gen):
     field = exact.ring_field()
     # Query points drawn from the marginal p_t itself, where the estimate has many samples.
-    x_t = fm.interpolate(fm.sample("gaussian", 4, generator=gen), fm.sample("ring", 4, generator=gen), t)
+    x_t = fm.interpolate(
+        fm.sample("gaussian", 4, generator=gen), fm.sample("ring", 4, generator=gen), t
+    )
     for x in x_t:
         mc = _monte_carlo_field(x, t, data.ring_of_gaussians, 400_000, gen)
-        assert torch.allclose(field(x[None], t)[0], mc, atol=0.05), (x, t)
+        assert_close(
+            field(x[None], t)[0], mc, rtol=0, atol=0.05, msg=lambda m, x=x: f"{m} at x={x}, t={t}"
+        )
 
 
 def test_empirical_field_of_many_ring_samples_approaches_the_mixture_field(gen):
@@ -73,5 +80,5 @@ def test_exact_field_loss_is_below_any_trained_loss(trained_ring, gen):
     x_1 = fm.sample("ring", 100_000, generator=gen)
     x_0, t = torch.randn(100_000, 2, generator=gen), torch.rand(100_000, 1, generator=gen)
     floor = fm.flow_matching_loss(exact.ring_field(), x_0, x_1, t).item()
-    assert 2.5 < floor < 3.0  # the irreducible loss of random pairing on this ring
+    assert 2.65 < floor < 2.85  # the irreducible loss of random pairing on this ring: about 2.75
     assert floor < history.final_loss()

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch.testing import assert_close
 
 import fmkit as fm
 
@@ -8,20 +9,22 @@ def test_default_architecture_follows_the_chapter():
     model = fm.VelocityField()
     linears = [m for m in model.net if isinstance(m, torch.nn.Linear)]
     relus = [m for m in model.net if isinstance(m, torch.nn.ReLU)]
-    assert [l.in_features for l in linears] == [2 + 16, 128, 128, 128, 128]
+    assert [layer.in_features for layer in linears] == [2 + 16, 128, 128, 128, 128]
     assert linears[-1].out_features == 2
     assert len(relus) == 4  # four hidden ReLU layers of width 128
     assert model.time_mlp[0].in_features == 1 and model.time_mlp[-1].out_features == 16
 
 
-@pytest.mark.parametrize("t", [0.3, torch.tensor(0.3), torch.full((7,), 0.3), torch.full((7, 1), 0.3)])
+@pytest.mark.parametrize(
+    "t", [0.3, torch.tensor(0.3), torch.full((7,), 0.3), torch.full((7, 1), 0.3)]
+)
 def test_every_time_shape_gives_the_same_velocity(t):
     torch.manual_seed(0)
     model = fm.VelocityField()
     x = torch.randn(7, 2)
     out = model(x, t)
     assert out.shape == (7, 2)
-    assert torch.allclose(out, model(x, torch.full((7, 1), 0.3)))
+    assert_close(out, model(x, torch.full((7, 1), 0.3)))
 
 
 def test_velocity_depends_on_time():

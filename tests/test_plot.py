@@ -27,7 +27,7 @@ def test_cloud_draws_every_point(ax, gen):
     x = fm.sample("ring", 123, generator=gen)
     assert plot.cloud(ax, x) is ax
     (collection,) = ax.collections
-    assert np.allclose(collection.get_offsets(), x.numpy())
+    np.testing.assert_allclose(collection.get_offsets(), x.numpy())
 
 
 def test_pairs_draws_lines_for_the_first_pairs_and_the_cloud_at_t(ax, gen):
@@ -36,13 +36,14 @@ def test_pairs_draws_lines_for_the_first_pairs_and_the_cloud_at_t(ax, gen):
     lines = [c for c in ax.collections if isinstance(c, matplotlib.collections.LineCollection)]
     assert len(lines[0].get_segments()) == 7
     x_t = ax.collections[-1].get_offsets()
-    assert np.allclose(x_t, 0.5 * x_1.numpy(), atol=1e-6)
+    np.testing.assert_allclose(x_t, 0.5 * x_1.numpy(), atol=1e-6)
 
 
 def test_field_on_grid_evaluates_the_velocity_at_the_grid_points():
     X, Y, U, V = plot.field_on_grid(lambda x, t: x * t, 0.5, limit=2, n=5)
     assert X.shape == Y.shape == U.shape == V.shape == (5, 5)
-    assert np.allclose(U, 0.5 * X) and np.allclose(V, 0.5 * Y)
+    np.testing.assert_allclose(U, 0.5 * X)
+    np.testing.assert_allclose(V, 0.5 * Y)
 
 
 def test_quiver_uses_a_fixed_scale_when_given(ax):
@@ -57,7 +58,7 @@ def test_trajectories_draw_paths_and_end_points(ax):
     plot.trajectories(ax, traj, n_lines=5)
     paths = ax.collections[0].get_segments()
     assert len(paths) == 5 and paths[0].shape == (11, 2)
-    assert np.allclose(ax.collections[-1].get_offsets(), 1.0)
+    np.testing.assert_allclose(ax.collections[-1].get_offsets(), 1.0)
 
 
 def test_loss_curve_shows_the_floor(ax):
@@ -67,8 +68,10 @@ def test_loss_curve_shows_the_floor(ax):
 
 
 def test_quality_vs_nfe_draws_one_line_per_solver(ax):
-    plot.quality_vs_nfe(ax, {"euler": ([1, 2, 4], [1.0, 0.1, 0.01]), "rk4": ([4], [0.001])}, floor=(0.0, 0.001))
-    assert [l.get_label() for l in ax.lines] == ["euler", "rk4"]
+    plot.quality_vs_nfe(
+        ax, {"euler": ([1, 2, 4], [1.0, 0.1, 0.01]), "rk4": ([4], [0.001])}, floor=(0.0, 0.001)
+    )
+    assert [line.get_label() for line in ax.lines] == ["euler", "rk4"]
     assert ax.get_xscale() == "log"
 
 
@@ -84,6 +87,48 @@ def test_animations_have_one_frame_per_state_and_embed_them(gen):
 def test_plotting_does_not_change_global_style(gen):
     before = dict(matplotlib.rcParams)
     fig, (ax,) = plot.figure()
-    plot.pairs(plot.panel(ax), fm.sample("gaussian", 10, generator=gen), fm.sample("ring", 10, generator=gen))
+    plot.pairs(
+        plot.panel(ax),
+        fm.sample("gaussian", 10, generator=gen),
+        fm.sample("ring", 10, generator=gen),
+    )
     plt.close(fig)
     assert dict(matplotlib.rcParams) == before
+
+
+def test_natural_objects_are_accepted(ax, gen):
+    sol = fm.integrate(
+        fm.exact.ring_field(),
+        fm.sample("gaussian", 30, generator=gen),
+        n_steps=5,
+        return_trajectory=True,
+    )
+    plot.trajectories(ax, sol, n_lines=4)
+    assert len(ax.collections[0].get_segments()) == 4
+    with pytest.raises(ValueError, match="return_trajectory=True"):
+        plot.trajectories(ax, fm.integrate(fm.exact.ring_field(), sol.x, n_steps=2))
+    history = fm.History(loss=[3.0, 2.0, 1.0], wall_time=[0.1, 0.2, 0.3])
+    plot.loss_curve(ax, history, window=2)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [3.0, 2.0, 1.0])
+    with pytest.raises(TypeError, match=r"pass its .x"):
+        plot.cloud(ax, sol)
+
+
+def test_time_comes_as_a_float_or_one_per_row(ax, gen):
+    grid = plot.field_on_grid(lambda x, t: x * t, torch.tensor(0.5), limit=2, n=5)
+    np.testing.assert_allclose(grid[2], 0.5 * grid[0])
+    x_0, x_1 = torch.zeros(4, 2), torch.ones(4, 2)
+    plot.pairs(ax, x_0, x_1, t=torch.tensor([0.0, 0.25, 0.5, 1.0]))
+    np.testing.assert_allclose(ax.collections[-1].get_offsets()[:, 0], [0.0, 0.25, 0.5, 1.0])
+
+
+def test_quality_plot_speaks_of_mmd_squared_and_the_null_band(ax):
+    plot.quality_vs_nfe(ax, {"euler": ([1, 2], [0.1, 0.01])}, floor=(0.0, 0.001))
+    assert ax.get_ylabel() == "MMD² to fresh data"
+    assert "null band" in [t.get_text() for t in ax.get_legend().get_texts()][-1]
+
+
+def test_non_finite_points_are_drawn_as_gaps_not_refused(ax):
+    x = torch.tensor([[0.0, 0.0], [float("nan"), 1.0], [1.0, 1.0]])
+    plot.cloud(ax, x)
+    assert len(ax.collections[0].get_offsets()) == 3
