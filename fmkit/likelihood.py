@@ -88,18 +88,30 @@ def divergence(
     *,
     estimator: str = "exact",
     n_probes: int = 1,
+    probes: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     **earlier,
 ) -> torch.Tensor:
     """``div v(x, t)`` per row, ``(batch,)``: ``estimator="exact"`` (autograd, one backward
-    pass per dimension) or ``"hutchinson"`` (the mean over ``n_probes`` random sign vectors).
-    ``x`` goes to the velocity's device and dtype; ``t`` is a float, ``(batch,)`` or
-    ``(batch, 1)``. (``method=`` is the earlier name of ``estimator=``.)"""
+    pass per dimension) or ``"hutchinson"`` (the mean over ``n_probes`` random sign vectors,
+    or over the given ``probes``, ``(k, batch, dim)`` or ``(batch, dim)``, which implies
+    Hutchinson). ``x`` goes to the velocity's device and dtype; ``t`` is a float, ``(batch,)``
+    or ``(batch, 1)``. (``method=`` is the earlier name of ``estimator=``.)"""
     estimator = _legacy(estimator, earlier, "method")
     x = check.for_velocity(x, velocity, "x")
     check.network_memory(velocity, len(x), "the divergence", backward=True)
     t = check.in_unit_interval(as_time(t, x))  # (batch, 1)
-    _, div = _velocity_and_divergence(velocity, x, t, _probes(x, estimator, n_probes, generator))
+    if probes is None:
+        probes = _probes(x, estimator, n_probes, generator)
+    else:
+        probes = torch.as_tensor(probes).to(device=x.device, dtype=x.dtype)
+        probes = probes[None] if probes.shape == x.shape else probes  # (k, batch, dim)
+        if probes.ndim != 3 or probes.shape[1:] != x.shape:
+            raise ValueError(
+                f"probes must have shape {tuple(x.shape)} or (k, {len(x)}, {x.shape[1]}) to match x; "
+                f"got {tuple(probes.shape)}"
+            )
+    _, div = _velocity_and_divergence(velocity, x, t, probes)
     return div
 
 

@@ -291,3 +291,15 @@ def test_reflow_pairs_follow_the_models_dimension(gen):
     model = fm.VelocityField(dim=5, hidden_dim=8)
     x_0, x_1 = fm.reflow_pairs(model, 4, n_steps=2, generator=gen)
     assert x_0.shape == x_1.shape == (4, 5)
+
+
+def test_divergence_with_given_probes_is_the_mean_of_their_quadratic_forms(gen):
+    a = torch.tensor([[1.0, 2.0], [-3.0, 0.5]])
+    x = torch.randn(6, 2, generator=gen)
+    probes = torch.randint(0, 2, (3, 6, 2), generator=gen).float() * 2 - 1  # (k, batch, dim)
+    expected = torch.einsum("kbi,ij,kbj->kb", probes, a, probes).mean(0)   # eps^T A eps, averaged
+    torch.testing.assert_close(likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=probes), expected)
+    torch.testing.assert_close(likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=probes[0]),
+                               torch.einsum("bi,ij,bj->b", probes[0], a, probes[0]))
+    with pytest.raises(ValueError, match="probes must have shape"):
+        likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=torch.ones(2, 5, 2))
