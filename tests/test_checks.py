@@ -53,4 +53,3 @@ def test_checker_reports_a_stub_as_not_attempted(name, capsys):
 def test_specific_hints_name_the_mistake():
     assert "sign is flipped" in checks.check_target_velocity(lambda a, b: a - b, quiet=True).message
     assert "sum of squared errors" in checks.check_loss(CASES["loss"][1][0], quiet=True).message
-    assert "squared distances" in checks.check_nearest_distance(CASES["nearest_distance"][1][0], quiet=True).message
