@@ -92,6 +92,19 @@ def mmd2_square_root(a, b, bandwidth=0.5):
     return mmd2(a, b, bandwidth).clamp(min=0).sqrt()
 
 
+def mmd2_distance_not_squared(a, b, bandwidth=0.5):
+    def gram(x, y):
+        return torch.exp(-torch.cdist(x, y) / (2 * bandwidth**2))
+
+    n, m = len(a), len(b)
+    return ((gram(a, a).sum() - n) / (n * (n - 1)) + (gram(b, b).sum() - m) / (m * (m - 1))
+            - 2 * gram(a, b).mean())
+
+
+def mmd2_no_factor_two(a, b, bandwidth=0.5):
+    return mmd2(a, b, bandwidth / 2**0.5)  # exp(-|x - y|^2 / h^2): the kernel without its 2
+
+
 def mmd2_over_n_squared(a, b, bandwidth=0.5):
     k_aa, k_bb = _gram(a, a, bandwidth), _gram(b, b, bandwidth)
     return ((k_aa.sum() - k_aa.trace()) / len(a) ** 2 + (k_bb.sum() - k_bb.trace()) / len(b) ** 2
@@ -121,6 +134,8 @@ CASES = {
          mmd2_cross_once,                                    # cross term without its factor 2
          mmd2_square_root,                                   # MMD, not MMD²
          mmd2_over_n_squared,                                # diagonal dropped, wrong normaliser
+         mmd2_no_factor_two,                                 # exp(-d^2 / h^2): another width convention
+         mmd2_distance_not_squared,                          # exp(-d / 2h^2)
          ]),
     "first_step": (
         lambda: (0.375, -0.75),

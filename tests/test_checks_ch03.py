@@ -74,6 +74,8 @@ def test_heun_reference_is_second_order():
         (cases.mmd2_cross_once, "counts twice"),
         (cases.mmd2_square_root, "square root"),
         (cases.mmd2_over_n_squared, "n (n - 1) pairs"),
+        (cases.mmd2_no_factor_two, "with the factor 2"),
+        (cases.mmd2_distance_not_squared, "*squared* distance"),
         (lambda a, b, h: cases.mmd2(a, b, h * 2**0.5), "wrong"),  # kernel width convention: generic hint
     ],
 )

@@ -20,8 +20,8 @@ from ._core import (
     toy_field,
 )
 
-# A non-uniform grid (short steps near t = 1, where the ring's field bends most) and the same
-# grid run backwards: a sampler that assumes equal steps or a forward direction shows it.
+# A non-uniform grid (steps shrinking towards t = 1) and the same grid run backwards: a sampler
+# that assumes equal steps or a forward direction shows it.
 _GRID = torch.tensor([0.0, 0.3, 0.55, 0.75, 0.9, 1.0])
 
 
@@ -129,9 +129,9 @@ def _clouds(seed: int = 5, n_a: int = 40, n_b: int = 30, dim: int = 2) -> tuple[
 def mmd2_variants(a: torch.Tensor, b: torch.Tensor, bandwidth: float) -> dict[str, torch.Tensor]:
     """The unbiased estimate and the estimates that plausible mistakes give, by name."""
 
-    def gram(x, y, squared=True):
+    def gram(x, y, squared=True, two=True):
         d = torch.cdist(x, y)
-        return torch.exp(-(d**2 if squared else d) / (2 * bandwidth**2))
+        return torch.exp(-(d**2 if squared else d) / ((2 if two else 1) * bandwidth**2))
 
     def within(x, unbiased=True, **kw):
         k, n = gram(x, x, **kw), len(x)
@@ -150,6 +150,7 @@ def mmd2_variants(a: torch.Tensor, b: torch.Tensor, bandwidth: float) -> dict[st
         "cross once": estimate(cross=1.0),
         "square root": right.clamp(min=0).sqrt(),
         "distance not squared": estimate(squared=False),
+        "no factor 2 in the kernel": estimate(two=False),
         "diagonal dropped, divided by n^2": off_diagonal_over_n2,
     }
 
@@ -161,6 +162,8 @@ _MMD_HINTS = {
     "square root": "That is MMD, the square root. The exercise asks for MMD² (which may be slightly negative, "
                    "so it has no real square root in general).",
     "distance not squared": "The Gaussian kernel uses the *squared* distance: exp(-|x - y|² / (2 h²)).",
+    "no factor 2 in the kernel": "Mind the kernel's convention: the course's width h enters as exp(-|x - y|² / (2 h²)), "
+                                 "with the factor 2; exp(-|x - y|² / h²) is a kernel of width h / √2.",
     "diagonal dropped, divided by n^2": "You left out the diagonal but still divided by n²: there are only "
                                         "n (n - 1) pairs of distinct points.",
 }
