@@ -165,7 +165,7 @@ def check_class_posterior(fn: Callable, *, quiet: bool = False) -> Result:
                 raise Wrong("at time t each blob has variance (1 - t)^2 + t^2 std^2, not std^2: the base's noise is still in x_t.")
             answer_t = as_answer(answer)
             if answer_t.shape == expected.shape and torch.allclose(answer_t.sum(0), torch.ones(8), atol=1e-4):
-                raise Wrong("each column sums to 1, each row should: normalise over the classes (dim=1), not over the batch.")
+                raise Wrong("your columns sum to 1, but each row should: normalise over the classes (dim=1), not over the batch.")
             expect_close(answer, expected, "softmax over k of -|x - t m_k|^2 / (2 s_t^2), with s_t^2 = (1 - t)^2 + t^2 std^2.")
         return "p_t(k | x): the blobs of the path weighed against each other."
 
