@@ -20,7 +20,7 @@ import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HEADING = re.compile(r"^### Exercise (\d+) \(([^)]+)\): (.+)$", re.M)
-OBJECTIVE = re.compile(r"\*Objective:\*\s*(.+)")
+OBJECTIVE = re.compile(r"\*Objective:\*\s*(.+?)(?:\n\s*\n|\s\*|$)", re.S)
 KINDS = ("implement", "derive", "predict, then run", "explain", "explore")
 START, END = "<!-- exercises:start -->", "<!-- exercises:end -->"
 
@@ -55,7 +55,7 @@ def exercises(path: pathlib.Path) -> list[Exercise]:
             continue
         objective = OBJECTIVE.search(cell.source)
         found.append(Exercise(chapter, int(heading[1]), heading[2], heading[3].strip(),
-                              objective[1].strip().rstrip(".") if objective else "", 0, i))
+                              " ".join(objective[1].split()).rstrip(".") if objective else "", 0, i))
         found[-1].points += cell.metadata.get("nbgrader", {}).get("points", 0)
     for exercise, following in zip(found, found[1:] + [None]):
         stop = following.cell if following else len(cells)
