@@ -14,9 +14,17 @@ from .data import make_loader, names, ring_of_gaussians, sample
 from .guidance import guided_velocity
 from .likelihood import log_likelihood
 from .models import ConditionalVelocityField, VelocityField
-from .paths import interpolate, ot_pairing, target_velocity
+from .paths import as_velocity, interpolate, ot_pairing, target_velocity
 from .reflow import reflow_pairs
-from .solvers import Solution, euler_step, generate, integrate, midpoint_step, rk4_step
+from .solvers import (
+    Solution,
+    euler_step,
+    generate,
+    integrate,
+    midpoint_step,
+    rk4_step,
+    sample_sde,
+)
 from .train import History, flow_matching_loss, train_flow, train_on_pairs
 from .utils import Velocity, default_device, seed_everything
 
@@ -43,12 +51,14 @@ __all__ = [
     "interpolate",
     "ot_pairing",
     "target_velocity",
+    "as_velocity",
     "Solution",
     "euler_step",
     "generate",
     "integrate",
     "midpoint_step",
     "rk4_step",
+    "sample_sde",
     "History",
     "flow_matching_loss",
     "train_flow",

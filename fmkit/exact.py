@@ -20,7 +20,7 @@ import torch
 
 from . import _validate as check
 from .data import RING, ring_means
-from .paths import as_time
+from .paths import Schedule, as_time, get_schedule
 from .utils import Velocity
 
 # The empirical field blows up like 1 / (1 - t) at t = 1; evaluate it at most here.
@@ -97,7 +97,11 @@ def _mixture(means, std, weights) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
 
 
 def mixture_field(
-    means: torch.Tensor, std: float | torch.Tensor, weights: torch.Tensor | None = None
+    means: torch.Tensor,
+    std: float | torch.Tensor,
+    weights: torch.Tensor | None = None,
+    *,
+    schedule: str | Schedule = "linear",
 ) -> Velocity:
     """The exact field of the Gaussian mixture ``sum_k w_k N(means_k, std_k^2 I)``.
 
@@ -110,9 +114,18 @@ def mixture_field(
     The field weights the ``u_k`` by the posterior of each component given ``x_t = x``.
     It is the field of the distribution itself, not of a finite sample, and stays finite
     at ``t = 1`` because every ``std > 0``.
+
+    Under another ``schedule`` (:func:`fmkit.paths.get_schedule`), ``x_t = alpha_t x_1 +
+    sigma_t x_0`` puts blob ``k`` at ``N(alpha m_k, s_t^2 I)`` with ``s_t^2 = sigma^2 +
+    alpha^2 std_k^2``, and the same regression gives::
+
+        u_k(x, t) = alpha' m_k + (alpha' alpha std_k^2 + sigma sigma') / s_t^2 * (x - alpha m_k)
     """
     means, stds, log_w = _mixture(means, std, weights)
     dim = means.shape[1]
+    path = get_schedule(schedule)
+    if path.name != "linear":
+        return _affine_mixture_field(means, stds, log_w, path)
 
     def field(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         x = _query(x, dim)
@@ -129,12 +142,37 @@ def mixture_field(
     return field
 
 
+def _affine_mixture_field(means, stds, log_w, path: Schedule) -> Velocity:
+    """:func:`mixture_field` under a general affine schedule."""
+    dim = means.shape[1]
+
+    def field(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        x = _query(x, dim)
+        t = check.in_unit_interval(as_time(t, x))  # (batch, 1)
+        m, s2 = means.to(x), stds.to(x) ** 2
+        a, sig, da = path.alpha(t), path.sigma(t), path.d_alpha(t)  # (batch, 1) each
+        var_t = sig**2 + a**2 * s2  # (batch, k)
+        diff = x[:, None, :] - a[:, :, None] * m  # (batch, k, dim)
+        logits = log_w.to(x) - (diff**2).sum(-1) / (2 * var_t) - 0.5 * dim * torch.log(var_t)
+        post = torch.softmax(logits, dim=1)  # (batch, k)
+        gain = (da * a * s2 + path.sigma_d_sigma(t)) / var_t  # (batch, k)
+        u_k = da[:, :, None] * m + gain[:, :, None] * diff  # (batch, k, dim)
+        return (post[:, :, None] * u_k).sum(1)
+
+    return field
+
+
 def ring_field(
-    *, n_modes: int = RING.n_modes, radius: float = RING.radius, std: float = RING.std
+    *,
+    n_modes: int = RING.n_modes,
+    radius: float = RING.radius,
+    std: float = RING.std,
+    schedule: str | Schedule = "linear",
 ) -> Velocity:
     """The exact field of the distribution that :func:`fmkit.data.ring_of_gaussians` samples
-    (by default the course's :data:`fmkit.data.RING`)."""
-    return mixture_field(ring_means(n_modes, radius), check.positive(std, "std"))
+    (by default the course's :data:`fmkit.data.RING`), along the path of ``schedule``
+    (``"linear"``, ``"cosine"`` or ``"vp"``, see :func:`fmkit.paths.get_schedule`)."""
+    return mixture_field(ring_means(n_modes, radius), check.positive(std, "std"), schedule=schedule)
 
 
 def mixture_log_prob(
@@ -160,12 +198,19 @@ def ring_log_prob(
     n_modes: int = RING.n_modes,
     radius: float = RING.radius,
     std: float = RING.std,
+    schedule: str | Schedule = "linear",
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The true log-density of :func:`fmkit.data.ring_of_gaussians`'s distribution (``t = 1``),
     or of the marginal path ``p_t`` from a standard Gaussian at any ``t``: each blob is then
-    ``N(t m_k, ((1 - t)^2 + t^2 std^2) I)``."""
+    ``N(t m_k, ((1 - t)^2 + t^2 std^2) I)``, and under another ``schedule``
+    ``N(alpha_t m_k, (sigma_t^2 + alpha_t^2 std^2) I)``."""
     t = check.real(t, "t", low=0.0, high=1.0, fix="time runs from noise at 0 to data at 1")
     std = check.positive(std, "std")
+    path = get_schedule(schedule)
+    if path.name != "linear":
+        tt = torch.tensor(t, dtype=torch.float64)
+        a, sig = float(path.alpha(tt)), float(path.sigma(tt))
+        return mixture_log_prob(a * ring_means(n_modes, radius), math.sqrt(sig**2 + a**2 * std**2))
     return mixture_log_prob(
         t * ring_means(n_modes, radius), math.sqrt((1 - t) ** 2 + t**2 * std**2)
     )

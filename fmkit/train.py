@@ -12,16 +12,59 @@ from tqdm.auto import tqdm
 
 from . import _validate as check
 from . import data as fm_data
-from .paths import COUPLINGS, as_time, couple, sample_time
+from .paths import (
+    COUPLINGS,
+    PREDICTIONS,
+    SCHEDULES,
+    TIME_SAMPLINGS,
+    as_time,
+    couple,
+    get_schedule,
+    regression_target,
+    sample_time,
+)
 from .utils import Velocity
 
 Batch = tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]  # x_0, x_1, condition
 
 
+@dataclass(frozen=True)
+class _Objective:
+    """What is regressed: the path's ``schedule``, the network's ``prediction`` target, and
+    the density of training times. The default is the course's straight-line velocity."""
+
+    schedule: str = "linear"
+    prediction: str = "velocity"
+    time_sampling: str = "uniform"
+
+    def __post_init__(self) -> None:
+        check.choice(self.schedule, "schedule", SCHEDULES)
+        check.choice(self.prediction, "prediction", PREDICTIONS)
+        check.choice(self.time_sampling, "time sampling", TIME_SAMPLINGS)
+
+    @property
+    def straight(self) -> bool:
+        return self.schedule == "linear" and self.prediction == "velocity"
+
+
+STRAIGHT = _Objective()
+
+
 def _loss(
-    velocity: Velocity, x_0: torch.Tensor, x_1: torch.Tensor, t: torch.Tensor, **condition
+    velocity: Velocity,
+    x_0: torch.Tensor,
+    x_1: torch.Tensor,
+    t: torch.Tensor,
+    objective: _Objective = STRAIGHT,
+    **condition,
 ) -> torch.Tensor:
     """The regression itself, on checked inputs: ``t`` is ``(batch, 1)``."""
+    if not objective.straight:
+        path = get_schedule(objective.schedule)
+        x_t = path.alpha(t) * x_1 + path.sigma(t) * x_0  # (batch, dim)
+        target = regression_target(x_0, x_1, t, path, objective.prediction)  # (batch, dim)
+        out = check.evaluate(velocity, x_t, t, **condition)  # (batch, dim)
+        return torch.mean((out - target) ** 2)
     x_t = (1 - t) * x_0 + t * x_1  # (batch, dim), the point on each pair's line
     v = check.evaluate(velocity, x_t, t, **condition)  # (batch, dim)
     return torch.mean((v - (x_1 - x_0)) ** 2)
@@ -181,7 +224,12 @@ def _diverged(value: float, step: int, lr: float) -> FloatingPointError:
 
 
 def _fit(
-    model: torch.nn.Module, draw: Callable[[], Batch], settings: _Settings, place, generator
+    model: torch.nn.Module,
+    draw: Callable[[], Batch],
+    settings: _Settings,
+    place,
+    generator,
+    objective: _Objective = STRAIGHT,
 ) -> History:
     """The training loop shared by every recipe: ``draw()`` returns one batch of pairs
     ``(x_0, x_1, condition)`` on the model's device; each step adds times, takes the loss
@@ -200,10 +248,10 @@ def _fit(
             range(settings.n_steps), desc="training", disable=not settings.progress, mininterval=0.5
         ):
             x_0, x_1, condition = draw()
-            t = sample_time(len(x_0), generator=generator).to(
-                device=device, dtype=dtype
-            )  # (batch, 1)
-            loss = _loss(model, x_0, x_1, t, **condition)
+            t = sample_time(
+                len(x_0), generator=generator, time_sampling=objective.time_sampling
+            ).to(device=device, dtype=dtype)  # (batch, 1)
+            loss = _loss(model, x_0, x_1, t, objective, **condition)
             value = loss.item()
             if not math.isfinite(value):
                 _restore(params, last_good)
@@ -245,6 +293,9 @@ def train_flow(
     label_dropout: float = 0.0,
     generator: torch.Generator | None = None,
     progress: bool = True,
+    schedule: str = "linear",
+    prediction: str = "velocity",
+    time_sampling: str = "uniform",
 ) -> History:
     """Fit ``model(x, t)`` to the straight-path velocity of random (or OT) pairs.
 
@@ -267,7 +318,15 @@ def train_flow(
     random draws come from ``generator`` on the CPU. Raises ``FloatingPointError`` if the
     loss stops being finite, leaving the model with its last finite weights, rather than
     returning a model that samples NaNs.
+
+    The same loop trains for any affine Gaussian path: ``schedule`` (``"linear"``,
+    ``"cosine"``, ``"vp"``; :func:`fmkit.paths.get_schedule`) sets ``x_t = alpha_t x_1 +
+    sigma_t x_0``, ``prediction`` (``"velocity"``, ``"epsilon"``, ``"x1"``, ``"score"``) what the
+    network regresses (wrap it with :func:`fmkit.paths.as_velocity` to sample), and
+    ``time_sampling`` (``"uniform"`` or ``"logit-normal"``) the training times. The defaults
+    give exactly the straight-line flow matching of the earlier chapters.
     """
+    objective = _Objective(schedule, prediction, time_sampling)
     settings = _Settings(n_steps, batch_size, lr, lr_schedule, progress)
     place = _model(model)
     check.network_memory(model, settings.batch_size, "a training batch", backward=True)
@@ -296,7 +355,7 @@ def train_flow(
             {"label": _drop_labels(labels[rows.to(labels.device)], label_dropout, generator)},
         )
 
-    return _fit(model, draw, settings, place, generator)
+    return _fit(model, draw, settings, place, generator, objective)
 
 
 def train_on_pairs(
