@@ -32,6 +32,10 @@ LIMIT = 4.5  # every 2-D panel shows [-LIMIT, LIMIT]^2
 # A grid side past this many points is far beyond what a figure shows (and a network
 # evaluated on its n^2 points would need gigabytes).
 MAX_GRID_SIDE = 1000
+# The widest figure, in inches, that fits the book's text column: about 660 px at a 1280 px
+# window, and notebooks and Quarto draw figures at 96-100 px per inch.
+MAX_WIDTH = 6.6
+NARROW_PANEL = 1.2  # inches (before layout): four or more panels in a row are narrow
 
 
 def _np(x) -> np.ndarray:
@@ -49,19 +53,37 @@ def _cloud2d(x: Any, name: str) -> np.ndarray:
 
 
 def panel(ax: Axes, title: str | None = None, *, limit: float = LIMIT) -> Axes:
-    """The shared look of a 2-D panel: square, fixed limits, a light grid."""
+    """The shared look of a 2-D panel: square, fixed limits, a light grid. A narrow panel
+    (five in a row fit the text column) gets fewer ticks and a smaller title."""
     ax.set_xlim(-limit, limit)
     ax.set_ylim(-limit, limit)
     ax.set_aspect("equal", adjustable="box")
     ax.grid(True, alpha=0.2)
-    ax.tick_params(labelsize=8)
+    narrow = ax.get_position().width * ax.figure.get_figwidth() < NARROW_PANEL
+    if narrow:  # three short labels: -4, 0, 4
+        ticks = [-float(np.floor(limit)), 0.0, float(np.floor(limit))]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.tick_params(labelsize=7 if narrow else 8)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=9 if narrow else 10)
     return ax
 
 
+def fitted_size(size: float, ncols: int = 1) -> float:
+    """The side of a square panel: ``size`` inches, or less, so that ``ncols`` panels side by
+    side fit the text column (:data:`MAX_WIDTH`)."""
+    return min(
+        check.positive(size, "size", fix="it is the side of one panel, in inches"),
+        MAX_WIDTH / check.count(ncols, "ncols"),
+    )
+
+
 def figure(ncols: int = 1, *, size: float = 4.0, nrows: int = 1) -> tuple[Figure, np.ndarray]:
-    """A figure of square panels; ``axes`` is always a flat array."""
+    """A figure of square panels, ``size`` inches each, shrunk if need be so that the row
+    fits the text column (:data:`MAX_WIDTH`); ``axes`` is always a flat array."""
+    size = fitted_size(size, ncols)
+    nrows = check.count(nrows, "nrows")
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     return fig, axes.ravel()
 
@@ -92,17 +114,24 @@ def pairs(ax: Axes, x_0, x_1, *, t: float | torch.Tensor | None = None, n_lines:
     n_lines = check.count(n_lines, "n_lines", minimum=0)
     cloud(ax, x_0, color=BASE_COLOR, label="base $x_0$", alpha=0.25)
     cloud(ax, x_1, color=DATA_COLOR, label="data $x_1$", alpha=0.25)
-    k = min(n_lines, len(x_0))
-    segments = np.stack([x_0[:k], x_1[:k]], axis=1)  # (k, 2 ends, 2)
-    from matplotlib.collections import LineCollection
-
-    ax.add_collection(LineCollection(segments, colors=PAIR_COLOR, linewidths=0.8, alpha=0.8))
+    pair_lines(ax, x_0, x_1, n_lines=n_lines)
     if t is not None:
         times = check.in_unit_interval(as_time(t, torch.from_numpy(x_0))).numpy()  # (n, 1)
         x_t = (1 - times) * x_0 + times * x_1
         label = f"$x_t$, t={float(times[0, 0]):.2f}" if np.all(times == times[0, 0]) else "$x_t$"
         cloud(ax, x_t, color=FLOW_COLOR, label=label, s=6, alpha=0.8)
     ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    return ax
+
+
+def pair_lines(ax: Axes, x_0, x_1, *, n_lines: int = 20) -> Axes:
+    """The straight lines from ``x_0[i]`` to ``x_1[i]`` for the first ``n_lines`` pairs."""
+    x_0, x_1 = _cloud2d(x_0, "x_0"), _cloud2d(x_1, "x_1")
+    k = min(check.count(n_lines, "n_lines", minimum=0), len(x_0), len(x_1))
+    segments = np.stack([x_0[:k], x_1[:k]], axis=1)  # (k, 2 ends, 2)
+    from matplotlib.collections import LineCollection
+
+    ax.add_collection(LineCollection(segments, colors=PAIR_COLOR, linewidths=0.8, alpha=0.8))
     return ax
 
 
@@ -174,13 +203,19 @@ def trajectories(ax: Axes, trajectory, *, n_lines: int = 60, show_points: bool =
 
 
 def log_density_on_grid(
-    log_prob: Callable, *, limit: float = LIMIT, n: int = 61
+    log_prob: Callable, *, limit: float = LIMIT, n: int = 61, model: Any = None
 ) -> tuple[np.ndarray, ...]:
     """Evaluate ``log_prob(points) -> (n*n,)`` on a grid: returns ``(X, Y, L)``, NumPy
-    arrays on the CPU (``log_prob`` may answer on any device)."""
+    arrays on the CPU (``log_prob`` may answer on any device).
+
+    As in :func:`field_on_grid`, the grid is built on a network's device and in its dtype:
+    ``model``'s when given (the network that ``log_prob`` wraps, as in
+    ``lambda x: fm.log_likelihood(model, x)``), else ``log_prob``'s own when it is a network
+    or wraps one visibly (a module, a bound method, a ``functools.partial``)."""
     check.function(log_prob, "log_prob", "fm.exact.ring_log_prob()")
     X, Y, points = _grid(limit, n)
-    values = log_prob(points)
+    device, dtype = check.placement(log_prob if model is None else model) or (None, None)
+    values = log_prob(points.to(device=device, dtype=dtype))
     if not isinstance(values, (torch.Tensor, np.ndarray)) or values.shape not in (
         (n * n,),
         (n * n, 1),

@@ -1,23 +1,42 @@
-"""ipywidgets explorers: thin wrappers that redraw a :mod:`fmkit.plot` figure when a
-control moves.
+"""ipywidgets explorers that respond without a kernel.
 
-Each explorer precomputes or caches the expensive part (samples, trajectories per solver
-and step count, fields on a fixed grid), so a redraw is only drawing. Displayed in
-JupyterLab it is a live widget; in a static render (nbconvert, Quarto) without a kernel
-the same output falls back to a PNG of its current figure, so a reader still sees it.
+When an explorer's cell runs, it draws its picture (with :mod:`fmkit.plot`) and its readout
+for every combination of its controls' values, a small grid of them, and stacks them in
+``ipywidgets.Stack`` containers, one level per control. Front-end links (``jsdlink``) tie
+each control's ``index`` to the ``selected_index`` of the stacks of its level, so moving a
+control only switches which stored picture the browser shows: no Python runs. The same
+output therefore responds in JupyterLab with a kernel (faster than a redraw would) and in a
+static page that embeds the widget state (nbconvert's HTML, the Quarto book).
+
+Every control is a choice among listed values (a dropdown, toggle buttons or a selection
+slider): a free slider would need a kernel to draw the values nobody precomputed.
+
+Pictures are PNGs at :data:`DPI`, at most :data:`MAX_PICTURE_WIDTH` pixels wide (the book's
+text column), with their colours reduced to :data:`PICTURE_COLORS`, so a chapter's page stays
+a few megabytes. A picture may be split into layers that depend on fewer controls and are
+shown one over the other (the path explorer draws its pairs' lines and the moving cloud as
+two layers), which keeps the number of pictures a sum instead of a product. Frames that
+share a background (panels, ticks, the data) draw it once and only add what changes.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import io
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import ipywidgets as W
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from ipywidgets.widgets.widget_string import HTMLStyle
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from . import _validate as check
 from . import data as fm_data
@@ -25,85 +44,315 @@ from . import metrics, plot
 from .solvers import METHODS, integrate
 from .utils import Velocity
 
-DPI = 80  # explorer pictures: sharp enough on screen, cheap to redraw
+DPI = 80  # explorer pictures: sharp enough on screen, small to store
+MAX_PICTURE_WIDTH = 660  # pixels: the book's text column at a 1280 px window
+PICTURE_COLORS = 128  # colours per stored picture (a palette PNG is a third of a full one)
 FIELD_TIMES = tuple(np.linspace(0, 1, 21))  # the field explorer's slider positions
 DENSITY_TIMES = tuple(np.linspace(0.1, 1.0, 10))  # the density explorer's (t = 0 is the base)
+PATH_TIMES = tuple(np.linspace(0, 1, 11))  # the path explorer's
+PAIR_COUNTS = (1, 5, 20, 50, 200)  # how many pairs the path explorer can draw as lines
+
+
+# --------------------------------------------------------------------------- the machinery
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One layer of an explorer's picture, drawn once for every combination of ``keys``.
+
+    ``dynamic(axes, **values of keys)`` draws what changes from frame to frame;
+    ``static(axes, **values of static_keys)`` (first layer only, and required there) draws
+    what frames with the same ``static_keys`` share: the panels, their limits, the data. ``static_keys`` come first in
+    ``keys``, so that the frames sharing a background are drawn one after another. A later
+    layer is drawn on a transparent canvas laid over the first."""
+
+    keys: tuple[str, ...]
+    dynamic: Callable[..., object]
+    static: Callable[..., object] | None = None
+    static_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Readout:
+    """The line of text above the picture: ``text(**values of keys)`` returns HTML."""
+
+    keys: tuple[str, ...]
+    text: Callable[..., str]
+
+
+def _choices(control: W.ValueWidget) -> list:
+    """The values a control can take, in its order."""
+    return [o[1] if isinstance(o, tuple) else o for o in control.options]
+
+
+def _png(pixels: np.ndarray, transparent: bool) -> bytes:
+    """RGBA pixels ``(height, width, 4)`` as a palette PNG of :data:`PICTURE_COLORS` colours."""
+    image = Image.fromarray(pixels, "RGBA")
+    if not transparent:
+        image = image.convert("RGB")
+    image = image.quantize(PICTURE_COLORS, method=Image.Quantize.FASTOCTREE)
+    buffer = io.BytesIO()
+    image.save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _img(png: bytes, alt: str) -> str:
+    """An ``<img>`` holding the PNG itself, shown at its own size."""
+    width, height = Image.open(io.BytesIO(png)).size
+    data = base64.b64encode(png).decode()
+    return (
+        f'<img class="fmkit-picture" src="data:image/png;base64,{data}" width="{width}" '
+        f'height="{height}" alt="{html.escape(alt)}" style="display:block;max-width:none">'
+    )
+
+
+class _Canvas:
+    """One Agg figure drawn many times over. The background (whatever ``static`` draws) is
+    rendered once per key and kept as pixels; each frame restores it, draws only the artists
+    that ``dynamic`` adds (and titles it changes), encodes the pixels and removes them again.
+    A canvas laid ``over`` another is transparent and has its panels in the same places."""
+
+    def __init__(self, ncols: int, figsize: tuple, *, over: _Canvas | None = None):
+        self.transparent = over is not None
+        self.fig = Figure(figsize=figsize, dpi=DPI, facecolor="none" if over else "white")
+        FigureCanvasAgg(self.fig)
+        self.axes = self.fig.subplots(1, ncols, squeeze=False).ravel()
+        if over is not None:
+            for ax, below in zip(self.axes, over.axes, strict=True):
+                ax.set_position(below.get_position(original=True))
+        self._key: object = object()  # no background yet
+        self._background = None
+
+    def lay_out(self, draw: Callable) -> None:
+        """Fix the panels' places from one complete picture (titles, legends, tick labels)."""
+        draw(self.axes)
+        self.fig.tight_layout()
+        for ax in self.axes:
+            ax.clear()
+
+    def frame(self, static: Callable | None, dynamic: Callable, key: tuple) -> bytes:
+        canvas = self.fig.canvas
+        if key != self._key:
+            for ax in self.axes:
+                ax.clear()
+                if self.transparent:
+                    plot.panel(ax)
+                    ax.set_axis_off()
+            if static is not None:
+                static(self.axes)
+            canvas.draw()
+            self._background, self._key = canvas.copy_from_bbox(self.fig.bbox), key
+        else:
+            canvas.restore_region(self._background)
+        titles = [ax.title.get_text() for ax in self.axes]
+        before = [{id(a) for a in ax.get_children()} for ax in self.axes]
+        dynamic(self.axes)
+        added = [
+            a
+            for ax, old in zip(self.axes, before, strict=True)
+            for a in ax.get_children()
+            if id(a) not in old
+        ]
+        retitled = [
+            ax.title for ax, t in zip(self.axes, titles, strict=True) if ax.title.get_text() != t
+        ]
+        for artist in sorted(added, key=lambda a: a.get_zorder()) + retitled:
+            self.fig.draw_artist(artist)
+        png = _png(np.asarray(canvas.buffer_rgba()), self.transparent)
+        for artist in added:
+            artist.remove()
+        for ax, title in zip(self.axes, titles, strict=True):
+            ax.set_title(title)
+        return png
 
 
 class Explorer:
-    """Controls plus a picture: ``render(axes, **values)`` draws the current state and
-    returns a line of text for the readout.
+    """Controls over precomputed pictures and readouts, switched in the browser.
 
-    The explorer owns one figure and redraws it in place; the PNG goes into an
-    ``ipywidgets.Image``, so a control move costs one draw and one PNG encode.
-    ``figure(**values)`` draws a fresh, independent figure for any values (the static
-    fallback in a notebook, and tests). ``last_redraw_ms`` records the latest redraw.
+    ``controls`` maps a name to a choice widget (dropdown, toggle buttons, selection slider);
+    ``pictures`` are the picture's layers and ``readout`` the text above it, each drawn for
+    every combination of the controls it depends on when the explorer is made.
+    Panels are square, ``size`` inches (less if the row would not fit the text column),
+    unless ``height`` says otherwise. ``explorer.widget`` is what a notebook shows;
+    ``figure(**values)`` draws a fresh pyplot figure for any values (tests, and the static
+    fallback); ``readout`` and ``picture`` give what the browser shows for the controls'
+    current values. ``precompute_s`` is the time the pictures took, ``n_pictures`` how many
+    were drawn and ``nbytes`` what they weigh as PNG.
     """
 
     def __init__(
         self,
         controls: dict[str, W.ValueWidget],
-        render: Callable,
+        pictures: Sequence[Picture],
+        readout: Readout,
         *,
         ncols: int = 1,
         size: float = 4.2,
+        height: float | None = None,
     ):
-        self.controls, self.render, self.ncols, self.size = controls, render, ncols, size
-        self._fig = Figure(
-            figsize=(size * ncols, size)
-        )  # not managed by pyplot: never shown by accident
-        self._axes = self._fig.subplots(1, ncols, squeeze=False).ravel()
-        self._laid_out = False
-        self.image = W.Image(format="png", width=int(size * ncols * DPI))  # shown at its own size
-        self.readout = W.HTML()
-        self.last_redraw_ms = float("nan")
-        for control in controls.values():
-            control.observe(lambda change: self.refresh(), names="value")
+        start = time.perf_counter()
+        if not pictures or pictures[0].static is None:
+            raise ValueError("an explorer's first picture layer needs a static part: its panels")
+        self.controls, self.pictures, self.readout_spec = controls, list(pictures), readout
+        self.ncols = ncols
+        self.size = min(size, MAX_PICTURE_WIDTH / DPI / ncols)
+        self.figsize = (self.size * ncols, self.size if height is None else height)
+        self._links: list[tuple[W.ValueWidget, W.Stack]] = []
+        self._page_layout, self._stack_layout = W.Layout(), W.Layout()  # shared by every page
+        self._html_style = HTMLStyle()
+        self.n_pictures = self.nbytes = 0
+
+        base = _Canvas(ncols, self.figsize)
+        base.lay_out(lambda axes: self._draw(axes, self.values))
+        layers, self._picture_pages = [], []
+        for i, layer in enumerate(self.pictures):
+            canvas = base if i == 0 else _Canvas(ncols, self.figsize, over=base)
+            static = layer.static if i == 0 else None
+            stack, pages = self._stacks(layer.keys, self._drawer(canvas, layer, static))
+            stack.layout = W.Layout(grid_area="1 / 1")  # every layer in the same cell
+            layers.append(stack)
+            self._picture_pages.append(pages)
+        text, self._readout_pages = self._stacks(readout.keys, readout.text)
         row = W.HBox(list(controls.values()), layout=W.Layout(flex_flow="row wrap"))
-        self.widget = W.VBox([row, self.readout, self.image])
+        pictures_box = W.GridBox(layers, layout=W.Layout(grid_template_columns="max-content"))
+        self.widget = W.VBox([row, text, pictures_box])
+        self.widget.add_class("fmkit-explorer")  # how tests (and a page's styles) find it
+        self.precompute_s = time.perf_counter() - start
+
+    # the pictures, the stacks and the links
+
+    def _drawer(self, canvas: _Canvas, layer: Picture, static: Callable | None) -> Callable:
+        def page(**values) -> str:
+            key = tuple(values[k] for k in layer.static_keys)
+            fixed = {k: values[k] for k in layer.static_keys}
+            png = canvas.frame(
+                None if static is None else lambda axes: static(axes, **fixed),
+                lambda axes: layer.dynamic(axes, **values),
+                key,
+            )
+            self.n_pictures += 1
+            self.nbytes += len(png)
+            return _img(png, f"{type(self).__name__} picture")
+
+        return page
+
+    def _stacks(self, keys: tuple[str, ...], render: Callable[..., str]):
+        """Nested stacks over ``keys``, one level per control, each linked to its control;
+        the leaves show ``render(**values)`` (identical pages are shared). Returns the top
+        widget and the leaves by their values."""
+        pages: dict[str, W.HTML] = {}
+        leaves: dict[tuple, W.HTML] = {}
+
+        def build(level: int, chosen: dict):
+            if level == len(keys):
+                text = render(**chosen)
+                if text not in pages:
+                    pages[text] = W.HTML(text, layout=self._page_layout, style=self._html_style)
+                leaves[tuple(chosen[k] for k in keys)] = pages[text]
+                return pages[text]
+            control = self.controls[keys[level]]
+            children = [
+                build(level + 1, {**chosen, keys[level]: value}) for value in _choices(control)
+            ]
+            stack = W.Stack(children, selected_index=control.index, layout=self._stack_layout)
+            W.jsdlink((control, "index"), (stack, "selected_index"))
+            self._links.append((control, stack))
+            return stack
+
+        return build(0, {}), leaves
+
+    # what is shown
 
     @property
     def values(self) -> dict:
         return {name: control.value for name, control in self.controls.items()}
 
-    def draw(self, **overrides) -> tuple[bytes, str]:
-        """Redraw the explorer's own figure for the current values (or ``overrides``):
-        returns the PNG bytes and the readout text."""
-        for ax in self._axes:
-            ax.clear()
-        text = self.render(self._axes, **{**self.values, **overrides})
-        if not self._laid_out:  # the layout is fixed after the first draw
-            self._fig.tight_layout()
-            self._laid_out = True
-        buffer = io.BytesIO()
-        self._fig.savefig(buffer, format="png", dpi=DPI)
-        return buffer.getvalue(), text or ""
+    def _pick(self, leaves: dict, keys: tuple[str, ...]) -> W.HTML:
+        values = self.values
+        return leaves[tuple(values[k] for k in keys)]
+
+    @property
+    def readout(self) -> W.HTML:
+        """The readout shown for the controls' current values."""
+        return self._pick(self._readout_pages, self.readout_spec.keys)
+
+    @property
+    def picture(self) -> str:
+        """The picture shown for the controls' current values: its layers' HTML."""
+        return "".join(
+            self._pick(pages, layer.keys).value
+            for layer, pages in zip(self.pictures, self._picture_pages, strict=True)
+        )
+
+    def refresh(self) -> None:
+        """Point every stack at its control's value, as the browser's links do (for use from
+        Python without a front end; in a notebook the links have done it already)."""
+        for control, stack in self._links:
+            stack.selected_index = control.index
+
+    def _draw(self, axes, values: dict) -> None:
+        """The whole picture for ``values``: the first layer's background, then every layer."""
+        first = self.pictures[0]
+        if first.static is not None:
+            first.static(axes, **{k: values[k] for k in first.static_keys})
+        for layer in self.pictures:
+            layer.dynamic(axes, **{k: values[k] for k in layer.keys})
 
     def figure(self, **overrides) -> Figure:
         """A new pyplot figure of the current values (or ``overrides``)."""
-        fig, axes = plot.figure(self.ncols, size=self.size)
-        self.render(axes, **{**self.values, **overrides})
+        fig, axes = plt.subplots(1, self.ncols, figsize=self.figsize, squeeze=False)
+        axes = axes.ravel()
+        self._draw(axes, {**self.values, **overrides})
         fig.tight_layout()
         return fig
 
-    def refresh(self) -> None:
-        start = time.perf_counter()
-        self.image.value, self.readout.value = self.draw()
-        self.last_redraw_ms = 1000 * (time.perf_counter() - start)
+    def static_png(self) -> bytes:
+        """The current picture as one PNG (not through pyplot: nothing is shown twice)."""
+        fig = Figure(figsize=self.figsize, dpi=DPI)
+        FigureCanvasAgg(fig)
+        self._draw(fig.subplots(1, self.ncols, squeeze=False).ravel(), self.values)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
 
     def _repr_mimebundle_(self, **kwargs):
-        self.refresh()
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        # Without a kernel (nbconvert, Quarto) the widget cannot draw: show its picture.
-        bundle["image/png"] = base64.b64encode(self.image.value).decode()
+        # For a viewer without widgets (and without stored widget state): the picture.
+        bundle["image/png"] = base64.b64encode(self.static_png()).decode()
         bundle["text/plain"] = f"{type(self).__name__}({', '.join(self.controls)})"
         return bundle
 
 
-def _slider(description: str, **kwargs) -> W.FloatSlider:
-    return W.FloatSlider(
-        description=description, continuous_update=True, readout_format=".2f", **kwargs
+def _slider(description: str, values: Sequence, value, fmt: str = "{:.2f}") -> W.SelectionSlider:
+    """A slider over listed values, each labelled with ``fmt``."""
+    return W.SelectionSlider(
+        description=description,
+        options=[(fmt.format(v), v) for v in values],
+        value=value,
+        continuous_update=True,
     )
+
+
+def _dropdown(description: str, values: Sequence, value) -> W.Dropdown:
+    return W.Dropdown(description=description, options=list(values), value=value)
+
+
+def _toggles(description: str, values: Sequence, value) -> W.ToggleButtons:
+    return W.ToggleButtons(
+        description=description, options=list(values), value=value, style={"button_width": "96px"}
+    )
+
+
+def _nearest(values: Sequence, wanted):
+    """The value in ``values`` closest to ``wanted`` (a default that may not be listed)."""
+    return min(values, key=lambda v: abs(v - wanted))
+
+
+def _step_counts(max_steps: int) -> list[int]:
+    """Step counts to offer: the powers of two up to ``max_steps``, and ``max_steps``."""
+    counts = [2**k for k in range(max_steps.bit_length()) if 2**k <= max_steps]
+    return counts + ([max_steps] if counts[-1] != max_steps else [])
 
 
 # --------------------------------------------------------------------------- chapter 1
@@ -114,30 +363,44 @@ def path_explorer(*, n: int = 600, generator: torch.Generator | None = None) -> 
     the target and how many pairs to draw as lines."""
     n = check.count(n, "n")
     generator = check.generator(generator) or torch.Generator().manual_seed(0)
-    cache: dict[str, torch.Tensor] = {}
+    # The default base and target come from ``generator``, in the order the picture has always
+    # drawn them, so a chapter's later random numbers do not depend on this explorer; the
+    # other choices come from a generator of their own, seeded from it without drawing.
+    draws = {name: fm_data.sample(name, n, generator=generator) for name in ("gaussian", "ring")}
+    others = torch.Generator().manual_seed(generator.initial_seed() + 1)
+    for name in fm_data.names("all"):
+        if name not in draws:
+            draws[name] = fm_data.sample(name, n, generator=others)
 
-    def draws(name: str) -> torch.Tensor:
-        if name not in cache:
-            cache[name] = fm_data.sample(name, n, generator=generator)
-        return cache[name]
+    def background(axes, base, target):
+        ax = plot.panel(axes[0], f"{base} → {target}")
+        plot.cloud(ax, draws[base], color=plot.BASE_COLOR, label="base $x_0$", alpha=0.25)
+        plot.cloud(ax, draws[target], color=plot.DATA_COLOR, label="data $x_1$", alpha=0.25)
+        ax.scatter([], [], s=6, color=plot.FLOW_COLOR, label="$x_t$")  # the moving cloud's key
+        ax.legend(loc="upper right", fontsize=7, markerscale=2)
 
-    def render(axes, t, base, target, n_pairs):
-        plot.pairs(
-            plot.panel(axes[0], f"{base} → {target}"),
-            draws(base),
-            draws(target),
-            t=t,
-            n_lines=n_pairs,
-        )
+    def lines(axes, base, target, n_pairs):
+        plot.pair_lines(axes[0], draws[base], draws[target], n_lines=n_pairs)
+
+    def moving(axes, base, target, t):
+        x_t = (1 - t) * draws[base] + t * draws[target]  # (n, 2)
+        plot.cloud(axes[0], x_t, color=plot.FLOW_COLOR, s=6, alpha=0.8)
+
+    def text(t):
         return f"<b>t = {t:.2f}</b>: each green point sits {t:.0%} of the way along its line"
 
+    counts = [k for k in PAIR_COUNTS if k <= n] or [n]
     controls = {
-        "t": _slider("t", min=0.0, max=1.0, step=0.05, value=0.5),
-        "base": W.Dropdown(description="base", options=fm_data.names("bases"), value="gaussian"),
-        "target": W.Dropdown(description="target", options=fm_data.names("targets"), value="ring"),
-        "n_pairs": W.IntSlider(description="pairs", min=1, max=200, value=20),
+        "t": _slider("t", [round(float(t), 4) for t in PATH_TIMES], 0.5),
+        "base": _dropdown("base", fm_data.names("bases"), "gaussian"),
+        "target": _dropdown("target", fm_data.names("targets"), "ring"),
+        "n_pairs": _slider("pairs", counts, _nearest(counts, 20), "{}"),
     }
-    return Explorer(controls, render, size=4.8)
+    pictures = [
+        Picture(("base", "target", "n_pairs"), lines, background, ("base", "target")),
+        Picture(("base", "target", "t"), moving),
+    ]
+    return Explorer(controls, pictures, Readout(("t",), text), size=4.8)
 
 
 # --------------------------------------------------------------------------- chapter 2
@@ -170,18 +433,24 @@ def field_explorer(
     fields, times = _fields(fields), _times(times)
     grids = {name: {t: plot.field_on_grid(f, t) for t in times} for name, f in fields.items()}
 
-    def render(axes, t):
-        for ax, (name, by_time) in zip(axes, grids.items(), strict=True):
-            plot.panel(ax, f"{name}, t = {t:.2f}")
+    def background(axes):
+        for ax in axes:
+            plot.panel(ax)
             if data is not None:
                 plot.cloud(ax, data, alpha=0.12)
-            plot.quiver(ax, by_time[t], scale=scale)
-        return f"<b>t = {t:.2f}</b>"
 
-    controls = {
-        "t": W.SelectionSlider(description="t", options=times, value=times[len(times) // 2])
-    }
-    return Explorer(controls, render, ncols=len(fields))
+    def arrows(axes, t):
+        for ax, (name, by_time) in zip(axes, grids.items(), strict=True):
+            plot.panel(ax, f"{name}, t = {t:.2f}")
+            plot.quiver(ax, by_time[t], scale=scale)
+
+    controls = {"t": _slider("t", times, times[len(times) // 2])}
+    return Explorer(
+        controls,
+        [Picture(("t",), arrows, background)],
+        Readout(("t",), lambda t: f"<b>t = {t:.2f}</b>"),
+        ncols=len(fields),
+    )
 
 
 # --------------------------------------------------------------------------- chapter 3
@@ -195,34 +464,37 @@ def _flow_explorer(
     target: str,
     max_steps: int,
     generator: torch.Generator,
-    widget: type = W.Dropdown,
+    widget: Callable = _dropdown,
     show_straightness: bool = False,
 ) -> Explorer:
     """Steps, solver and a choice of model: samples, trajectories and a quality readout.
-    Solves and their scores (:func:`fmkit.metrics.score_solve`) are computed once per
-    (model, solver, steps); the explorer only caches and formats them."""
+    Every (model, solver, step count) is solved and scored once
+    (:func:`fmkit.metrics.score_solve`); the explorer draws and formats the results."""
     n = len(next(iter(starts.values())))
     reference = fm_data.sample(target, n, generator=generator)
     band = metrics.null_band(
         fm_data.get_sampler(target), metrics.mmd, n, n_repeats=10, generator=generator
     )
-    cache: dict[tuple, tuple] = {}
+    methods = [m for m in METHODS if m != "dopri5"]
+    counts = _step_counts(max_steps)
+    solved = {}
+    for name, method, n_steps in itertools.product(models, methods, counts):
+        sol = integrate(
+            models[name], starts[name], n_steps=n_steps, method=method, return_trajectory=True
+        )
+        solved[name, method, n_steps] = (sol.trajectory, metrics.score_solve(sol, reference))
 
-    def solve(name, method, n_steps):
-        key = (name, method, n_steps)
-        if key not in cache:
-            sol = integrate(
-                models[name], starts[name], n_steps=n_steps, method=method, return_trajectory=True
-            )
-            cache[key] = (sol.trajectory, metrics.score_solve(sol, reference))
-        return cache[key]
+    def background(axes):
+        plot.cloud(plot.panel(axes[0]), reference, alpha=0.12)
 
-    def render(axes, n_steps, method, **chosen):
+    def paths(axes, n_steps, method, **chosen):
         name = chosen[choice]
-        trajectory, score = solve(name, method, n_steps)
-        ax = plot.panel(axes[0], f"{method}, {n_steps} step(s), {score.nfe} NFE, {choice} {name}")
-        plot.cloud(ax, reference, alpha=0.12)
-        plot.trajectories(ax, trajectory)
+        trajectory, score = solved[name, method, n_steps]
+        plot.panel(axes[0], f"{method}, {n_steps} step(s), {score.nfe} NFE, {choice} {name}")
+        plot.trajectories(axes[0], trajectory)
+
+    def text(n_steps, method, **chosen):
+        _, score = solved[chosen[choice], method, n_steps]
         verdict = (
             "inside the null band: as good as the metric can tell"
             if band.covers(score.mmd2)
@@ -239,13 +511,12 @@ def _flow_explorer(
         )
 
     controls = {
-        "n_steps": W.IntSlider(description="steps", min=1, max=max_steps, value=min(8, max_steps)),
-        "method": W.Dropdown(
-            description="solver", options=[m for m in METHODS if m != "dopri5"], value="euler"
-        ),
-        choice: widget(description=choice, options=list(models), value=next(iter(models))),
+        "n_steps": _slider("steps", counts, _nearest(counts, 8), "{}"),
+        "method": _dropdown("solver", methods, "euler"),
+        choice: widget(choice, list(models), next(iter(models))),
     }
-    return Explorer(controls, render, size=4.8)
+    keys = ("n_steps", "method", choice)
+    return Explorer(controls, [Picture(keys, paths, background)], Readout(keys, text), size=4.8)
 
 
 def _explorer_sizes(n: int, max_steps: int, generator) -> tuple[int, int, torch.Generator]:
@@ -261,9 +532,9 @@ def sampling_explorer(
     max_steps: int = 32,
     generator: torch.Generator | None = None,
 ) -> Explorer:
-    """Step count, solver and base: redraw the samples and their trajectories, with the MMD²
-    to fresh data beside the null band. ``models`` maps a base name to a velocity field
-    trained from that base."""
+    """Step count, solver and base: the samples and their trajectories, with the MMD² to
+    fresh data beside the null band. ``models`` maps a base name to a velocity field trained
+    from that base. Step counts are the powers of two up to ``max_steps``."""
     models, target = _fields(models), check.choice(target, "target", fm_data.names("targets"))
     n, max_steps, generator = _explorer_sizes(n, max_steps, generator)
     starts = {base: fm_data.sample(base, n, generator=generator) for base in models}
@@ -273,10 +544,6 @@ def sampling_explorer(
 
 
 # --------------------------------------------------------------------------- chapter 4
-
-
-def _toggle(**kwargs) -> W.ToggleButtons:
-    return W.ToggleButtons(style={"button_width": "96px"}, **kwargs)
 
 
 def coupling_explorer(
@@ -300,7 +567,7 @@ def coupling_explorer(
         target=target,
         max_steps=max_steps,
         generator=generator,
-        widget=_toggle,
+        widget=_toggles,
         show_straightness=True,
     )
 
@@ -320,19 +587,27 @@ def density_explorer(
     times, n_steps = _times(times), check.steps(n_steps)
     learned = {
         t: plot.log_density_on_grid(
-            lambda x, t=t: log_likelihood(model, x, n_steps=n_steps, t=t), n=n_grid
+            lambda x, t=t: log_likelihood(model, x, n_steps=n_steps, t=t), n=n_grid, model=model
         )
         for t in times
     }
     true = {t: plot.log_density_on_grid(ring_log_prob(t=t), n=n_grid) for t in times}
 
-    def render(axes, t):
+    def background(axes):
+        for ax in axes:
+            plot.panel(ax)
+
+    def densities(axes, t):
         plot.density(plot.panel(axes[0], f"learned log p_t, t = {t:.2f}"), learned[t])
         plot.density(plot.panel(axes[1], f"true log p_t, t = {t:.2f}"), true[t])
+
+    def text(t):
         return f"<b>t = {t:.2f}</b>: brighter is more likely (log-density, clipped at -8)"
 
-    controls = {"t": W.SelectionSlider(description="t", options=times, value=times[-1])}
-    return Explorer(controls, render, ncols=2)
+    controls = {"t": _slider("t", times, times[-1])}
+    return Explorer(
+        controls, [Picture(("t",), densities, background)], Readout(("t",), text), ncols=2
+    )
 
 
 # --------------------------------------------------------------------------- chapter 6
@@ -343,6 +618,21 @@ def _scales(scales) -> list[float]:
     if not values:
         raise ValueError("scales must hold at least one guidance scale")
     return values
+
+
+def _guided_samples(model, x_0: torch.Tensor, labels: Sequence[int], scale: float, n_steps: int):
+    """Guided samples for every label from the same ``x_0`` ``(n, dim)``, in one batched solve:
+    a list of ``(n, dim)`` tensors, one per label."""
+    from .guidance import guided_velocity
+
+    requested = torch.tensor(list(labels)).repeat_interleave(len(x_0))  # (labels * n,)
+    x = integrate(
+        guided_velocity(model, requested, scale),
+        x_0.repeat(len(labels), 1),
+        n_steps=n_steps,
+        method="midpoint",
+    ).x
+    return list(x.split(len(x_0)))
 
 
 def guidance_explorer(
@@ -359,8 +649,6 @@ def guidance_explorer(
     ring; the readout says how many samples reach the asked-for mode and how spread they are
     (:func:`fmkit.metrics.reach` and :func:`fmkit.metrics.spread`), beside the true blob's
     median distance to its centre (:attr:`fmkit.data.RingSpec.median_distance`)."""
-    from .guidance import guided_velocity
-
     check.takes_label(model, "the guidance explorer")
     ring = fm_data.RingSpec(
         n_modes=check.count(n_classes, "n_classes"), std=check.positive(std, "std")
@@ -372,20 +660,23 @@ def guidance_explorer(
     )
     x_0 = fm_data.sample("gaussian", n, generator=generator)
     means = ring.means()
-    cache: dict[tuple, torch.Tensor] = {}
+    labels = list(range(ring.n_modes))
+    samples = {}
+    for scale in scales:
+        for label, x in zip(
+            labels, _guided_samples(model, x_0, labels, scale, n_steps), strict=True
+        ):
+            samples[scale, label] = x
 
-    def samples(label, scale):
-        if (label, scale) not in cache:
-            cache[(label, scale)] = integrate(
-                guided_velocity(model, label, scale), x_0, n_steps=n_steps, method="midpoint"
-            ).x
-        return cache[(label, scale)]
+    def background(axes):
+        plot.cloud(plot.panel(axes[0]), means, color=plot.DATA_COLOR, s=60, alpha=0.4)
 
-    def render(axes, scale, label):
-        x = samples(label, scale)
-        ax = plot.panel(axes[0], f"class {label}, guidance scale {scale}")
-        plot.cloud(ax, means, color=plot.DATA_COLOR, s=60, alpha=0.4)
-        plot.cloud(ax, x, color=plot.FLOW_COLOR, s=5, alpha=0.7)
+    def clouds(axes, scale, label):
+        plot.panel(axes[0], f"class {label}, guidance scale {scale}")
+        plot.cloud(axes[0], samples[scale, label], color=plot.FLOW_COLOR, s=5, alpha=0.7)
+
+    def text(scale, label):
+        x = samples[scale, label]
         hit, spread = metrics.reach(x, means, label), metrics.spread(x, means[label])
         return (
             f"<b>{hit:.0%}</b> of samples reach mode {label}; median distance to its centre "
@@ -393,12 +684,11 @@ def guidance_explorer(
         )
 
     controls = {
-        "scale": W.SelectionSlider(
-            description="guidance", options=scales, value=1.0 if 1.0 in scales else scales[0]
-        ),
-        "label": W.Dropdown(description="class", options=list(range(ring.n_modes)), value=0),
+        "scale": _slider("guidance", scales, 1.0 if 1.0 in scales else scales[0], "{:g}"),
+        "label": _dropdown("class", labels, 0),
     }
-    return Explorer(controls, render, size=4.8)
+    keys = ("scale", "label")
+    return Explorer(controls, [Picture(keys, clouds, background)], Readout(keys, text), size=4.8)
 
 
 # --------------------------------------------------------------------------- chapter 7
@@ -412,32 +702,50 @@ def digits_explorer(
     max_steps: int = 32,
     generator: torch.Generator | None = None,
 ) -> Explorer:
-    """Class, guidance scale and step count over a grid of generated 8x8 digits."""
-    from .guidance import guided_velocity
-
+    """Class, guidance scale and step count over a grid of generated 8x8 digits. Step
+    counts are the powers of two up to ``max_steps``."""
     check.takes_label(model, "the digits explorer")
     scales = _scales(scales)
     n, max_steps, generator = _explorer_sizes(n, max_steps, generator)
     x_0 = fm_data.base_sampler("gaussian", check.velocity_dim(model, 64))(
         n, generator=generator
     )  # (n, 64)
-    cache: dict[tuple, torch.Tensor] = {}
+    digits, counts = list(range(10)), _step_counts(max_steps)
+    samples = {}
+    for scale, n_steps in itertools.product(scales, counts):
+        for digit, x in zip(
+            digits, _guided_samples(model, x_0, digits, scale, n_steps), strict=True
+        ):
+            samples[digit, scale, n_steps] = x.clamp(-1, 1)
 
-    def render(axes, digit, scale, n_steps):
-        key = (digit, scale, n_steps)
-        if key not in cache:
-            cache[key] = integrate(
-                guided_velocity(model, digit, scale), x_0, n_steps=n_steps, method="midpoint"
-            ).x
-        plot.image_grid(axes[0], cache[key].clamp(-1, 1), n_cols=8)
-        axes[0].set_title(f"digit {digit}, guidance {scale}, {2 * n_steps} NFE", fontsize=10)
-        return f"<b>digit {digit}</b>, guidance scale {scale}, midpoint with {n_steps} steps"
+    def grid(axes, digit, scale, n_steps):
+        plot.image_grid(axes[0], samples[digit, scale, n_steps], n_cols=8)
+
+    n_rows = -(-n // 8)  # the grid's shape (frames between images), as plot.image_grid tiles it
+
+    def background(axes):  # the grid's limits and aspect, so that each frame only adds its image
+        axes[0].set_xlim(-0.5, 8 * 9 + 0.5)
+        axes[0].set_ylim(n_rows * 9 + 0.5, -0.5)
+        axes[0].set_aspect("equal")
+        axes[0].set_axis_off()
+
+    def text(digit, scale, n_steps):
+        return (
+            f"<b>digit {digit}</b>, guidance scale {scale:g}, midpoint with {n_steps} step(s) "
+            f"({2 * n_steps} NFE)"
+        )
 
     controls = {
-        "digit": W.Dropdown(description="digit", options=list(range(10)), value=3),
-        "scale": W.SelectionSlider(
-            description="guidance", options=scales, value=2.0 if 2.0 in scales else scales[0]
-        ),
-        "n_steps": W.IntSlider(description="steps", min=1, max=max_steps, value=8),
+        "digit": _dropdown("digit", digits, 3),
+        "scale": _slider("guidance", scales, 2.0 if 2.0 in scales else scales[0], "{:g}"),
+        "n_steps": _slider("steps", counts, _nearest(counts, 8), "{}"),
     }
-    return Explorer(controls, render, size=5.0)
+    keys = ("digit", "scale", "n_steps")
+    size = 5.0  # inches wide; as tall as the grid needs
+    return Explorer(
+        controls,
+        [Picture(keys, grid, background)],
+        Readout(keys, text),
+        size=size,
+        height=size * (n_rows * 9 + 1) / (8 * 9 + 1) + 0.1,
+    )

@@ -132,3 +132,49 @@ def test_non_finite_points_are_drawn_as_gaps_not_refused(ax):
     x = torch.tensor([[0.0, 0.0], [float("nan"), 1.0], [1.0, 1.0]])
     plot.cloud(ax, x)
     assert len(ax.collections[0].get_offsets()) == 3
+
+
+@pytest.mark.parametrize("ncols, size", [(1, 4.0), (2, 4.0), (5, 2.6), (4, 3.0)])
+def test_figures_fit_the_text_column(ncols, size):
+    fig, axes = plot.figure(ncols, size=size, nrows=2)
+    width, height = fig.get_size_inches()
+    assert len(axes) == 2 * ncols
+    assert width <= plot.MAX_WIDTH + 1e-9 and width == pytest.approx(
+        min(size * ncols, plot.MAX_WIDTH)
+    )
+    assert height == pytest.approx(2 * width / ncols), "panels stay square"
+    plt.close(fig)
+
+
+def test_pair_lines_draw_the_first_pairs(ax):
+    plot.pair_lines(ax, torch.zeros(9, 2), torch.ones(9, 2), n_lines=4)
+    (lines,) = ax.collections
+    assert len(lines.get_segments()) == 4
+    np.testing.assert_allclose(lines.get_segments()[0], [[0, 0], [1, 1]])
+
+
+def test_density_grid_is_built_where_the_model_lives():
+    model = fm.VelocityField(hidden_dim=8).double()
+    seen = []
+
+    def log_prob(x):
+        seen.append((x.device, x.dtype))
+        return -(x**2).sum(-1)
+
+    X, Y, L = plot.log_density_on_grid(log_prob, n=5, model=model)
+    assert seen == [(torch.device("cpu"), torch.float64)]
+    np.testing.assert_allclose(L, -(X**2 + Y**2))
+    plot.log_density_on_grid(log_prob, n=5)  # a plain function: the CPU in float32
+    assert seen[-1] == (torch.device("cpu"), torch.float32)
+
+
+def test_density_grid_follows_a_model_on_another_device():
+    class Seen(Exception):
+        pass
+
+    def log_prob(x):
+        raise Seen(x.device.type)
+
+    model = fm.VelocityField(hidden_dim=8).to("meta")  # shapes without data: a device clash shows
+    with pytest.raises(Seen, match="meta"):
+        plot.log_density_on_grid(log_prob, n=5, model=model)
