@@ -749,3 +749,92 @@ def digits_explorer(
         size=size,
         height=size * (n_rows * 9 + 1) / (8 * 9 + 1) + 0.1,
     )
+
+
+# --------------------------------------------------------------------------- Gaussian paths
+
+SDE_NOISES = (0.0, 0.5, 1.0, 2.0)  # the SDE explorer's noise levels
+SDE_STEPS = (4, 8, 16, 32, 64)  # and its step counts
+
+
+def schedule_explorer(x_0: torch.Tensor, x_1: torch.Tensor, *, times=PATH_TIMES) -> Explorer:
+    """A schedule dropdown and a time slider over the cloud ``alpha_t x_1 + sigma_t x_0`` of
+    the given pairs (base ``x_0``, data ``x_1``, both ``(n, 2)``)."""
+    from .paths import SCHEDULES, get_schedule, interpolate
+
+    x_0 = check.points(x_0, "x_0", dim=2).cpu()
+    x_1 = check.points(x_1, "x_1", dim=2).cpu()
+    times = _times(times)
+
+    def background(axes):
+        plot.cloud(plot.panel(axes[0]), x_1, alpha=0.15, label="data $x_1$")
+        axes[0].legend(loc="upper right", fontsize=7, markerscale=2)
+
+    def moving(axes, schedule, t):
+        plot.cloud(axes[0], interpolate(x_0, x_1, t, schedule=schedule), color=plot.FLOW_COLOR, s=4)
+
+    def text(schedule, t):
+        path, t_ = get_schedule(schedule), torch.tensor(float(t))
+        alpha, sigma = float(path.alpha(t_)), float(path.sigma(t_))
+        return f"<b>{schedule}, t = {t:.2f}</b>: x_t = {alpha:.3f} x_1 + {sigma:.3f} x_0"
+
+    controls = {
+        "schedule": _dropdown("schedule", SCHEDULES, "linear"),
+        "t": _slider("t", times, _nearest(times, 0.5)),
+    }
+    keys = ("schedule", "t")
+    return Explorer(controls, [Picture(keys, moving, background)], Readout(keys, text), size=4.2)
+
+
+def sde_explorer(
+    x_0: torch.Tensor,
+    data: torch.Tensor,
+    *,
+    noises=SDE_NOISES,
+    steps=SDE_STEPS,
+    generator: torch.Generator | None = None,
+) -> Explorer:
+    """Sample the ring's exact field under each schedule with ``fm.sample_sde`` from the
+    start points ``x_0`` ``(n, 2)``, at each noise level and step count, with MMD² to
+    ``data`` in the readout."""
+    from .exact import ring_field
+    from .paths import SCHEDULES
+    from .solvers import sample_sde
+
+    x_0 = check.points(x_0, "x_0", dim=2).cpu()
+    data = check.points(data, "data", dim=2).cpu()
+    noises = [float(v) for v in noises]
+    steps = [check.steps(n, "steps") for n in steps]
+    seed = (check.generator(generator) or torch.Generator().manual_seed(0)).initial_seed()
+    ends, scores = {}, {}
+    for schedule in SCHEDULES:
+        field = ring_field(schedule=schedule)
+        for noise in noises:
+            for n_steps in steps:
+                g = torch.Generator().manual_seed(seed)  # the same noise path for every setting
+                x = sample_sde(
+                    field, x_0, n_steps=n_steps, noise=noise, schedule=schedule, generator=g
+                ).x
+                ends[schedule, noise, n_steps] = x
+                scores[schedule, noise, n_steps] = metrics.mmd(x, data)
+
+    def background(axes):
+        plot.cloud(plot.panel(axes[0]), data, alpha=0.15, label="data")
+        axes[0].legend(loc="upper right", fontsize=7, markerscale=2)
+
+    def samples(axes, schedule, noise, n_steps):
+        plot.cloud(axes[0], ends[schedule, noise, n_steps], color=plot.FLOW_COLOR, s=4)
+
+    def text(schedule, noise, n_steps):
+        return (
+            f"<b>{schedule}, noise {noise:g}, {n_steps} Euler-Maruyama steps</b>: "
+            f"MMD² to the data {scores[schedule, noise, n_steps]:.4f}"
+        )
+
+    controls = {
+        "schedule": _dropdown("schedule", SCHEDULES, "linear"),
+        "noise": _slider("noise", noises, _nearest(noises, 1.0), "{:g}"),
+        "n_steps": _slider("steps", steps, _nearest(steps, 16), "{}"),
+    }
+    keys = ("schedule", "noise", "n_steps")
+    return Explorer(controls, [Picture(keys, samples, background)], Readout(keys, text), size=4.2)

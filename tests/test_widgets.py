@@ -243,3 +243,29 @@ def test_identical_pages_are_stored_once():
         explorer.controls, explorer.pictures, widgets.Readout(("t",), lambda t: "the same words")
     )
     assert len({id(leaf) for leaf in same._readout_pages.values()}) == 1
+
+
+def test_schedule_explorer_moves_the_cloud_along_each_schedule(gen):
+    x_0, x_1 = torch.randn(200, 2, generator=gen), fm.sample("ring", 200, generator=gen)
+    explorer = widgets.schedule_explorer(x_0, x_1)
+    assert set(explorer.controls) == {"schedule", "t"}
+    assert list(explorer.controls["schedule"].options) == ["linear", "cosine", "vp"]
+    _every_control_changes_the_picture(explorer)
+    _every_stack_is_linked_to_a_control(explorer)
+    explorer.controls["schedule"].value, explorer.controls["t"].value = "cosine", 0.5
+    explorer.refresh()
+    assert "0.707 x_1 + 0.707 x_0" in explorer.readout.value  # sin and cos of pi/4
+
+
+def test_sde_explorer_scores_every_setting_and_noise_zero_is_the_euler_ode(gen):
+    x_0, data = torch.randn(150, 2, generator=gen), fm.sample("ring", 300, generator=gen)
+    explorer = widgets.sde_explorer(x_0, data, noises=(0.0, 1.0), steps=(4, 32), generator=gen)
+    assert set(explorer.controls) == {"schedule", "noise", "n_steps"}
+    _every_control_changes_the_picture(explorer)
+    _every_stack_is_linked_to_a_control(explorer)
+    explorer.controls["noise"].value, explorer.controls["n_steps"].value = 0.0, 32
+    explorer.controls["schedule"].value = "linear"
+    explorer.refresh()
+    euler = fm.integrate(exact.ring_field(), x_0, n_steps=32, method="euler").x
+    expected = fm.metrics.mmd(euler, data)
+    assert f"MMD² to the data {expected:.4f}" in explorer.readout.value
