@@ -13,9 +13,15 @@ import torch
 
 def parse_args(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement")
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent / "output",
-                        help="folder for the table (.md) and the plot (.png)")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement"
+    )
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path(__file__).parent / "output",
+        help="folder for the table (.md) and the plot (.png)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -23,8 +29,10 @@ def parse_args(description: str) -> argparse.Namespace:
 
 
 def machine() -> str:
-    return (f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    return (
+        f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    )
 
 
 def table(header: list[str], rows: list[list]) -> str:

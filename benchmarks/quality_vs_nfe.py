@@ -18,9 +18,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+from common import parse_args, report, table
 
 import fmkit as fm
-from common import parse_args, report, table
 from fmkit import metrics
 from fmkit.solvers import EVALS_PER_STEP
 
@@ -45,7 +45,10 @@ def evaluate(velocity, seed: int, n: int, configs) -> dict:
     for method, n_steps in configs:
         sol = fm.integrate(velocity, x_0, n_steps=n_steps, method=method)
         column = "dopri5" if method == "dopri5" else sol.nfe  # dopri5 picks its own NFE
-        scores[(method, column)] = {"nfe": sol.nfe, **{k: f(sol.x, reference) for k, f in METRICS.items()}}
+        scores[(method, column)] = {
+            "nfe": sol.nfe,
+            **{k: f(sol.x, reference) for k, f in METRICS.items()},
+        }
     return scores
 
 
@@ -68,13 +71,29 @@ def main() -> None:
         source = train(s, n_steps // 4, lr_schedule="constant")
         for key, val in evaluate(source, s, n, [("euler", 500)]).items():
             runs.setdefault(("source chapter", *key), []).append(val)
-    median = {k: {m: statistics.median(v[m] for v in vals) for m in ["nfe", *METRICS]} for k, vals in runs.items()}
-    floor = {m: metrics.noise_floor(fm.data.ring_of_gaussians, f, n, n_repeats=10,
-                                     generator=torch.Generator().manual_seed(7)) for m, f in METRICS.items()}
+    median = {
+        k: {m: statistics.median(v[m] for v in vals) for m in ["nfe", *METRICS]}
+        for k, vals in runs.items()
+    }
+    floor = {
+        m: metrics.noise_floor(
+            fm.data.ring_of_gaussians,
+            f,
+            n,
+            n_repeats=10,
+            generator=torch.Generator().manual_seed(7),
+        )
+        for m, f in METRICS.items()
+    }
 
-    parts = [f"{n} samples against {n} fresh ring points, median over {len(seeds)} seed(s). "
-             f"Noise floor (two true draws): "
-             + ", ".join(f"{m} median {fl.median:.4f} (p10-p90 {fl.p10:.4f}-{fl.p90:.4f})" for m, fl in floor.items())]
+    parts = [
+        f"{n} samples against {n} fresh ring points, median over {len(seeds)} seed(s). "
+        f"Noise floor (two true draws): "
+        + ", ".join(
+            f"{m} median {fl.median:.4f} (p10-p90 {fl.p10:.4f}-{fl.p90:.4f})"
+            for m, fl in floor.items()
+        )
+    ]
     order = [*models, "source chapter"]
     lines = sorted({k[:2] for k in median}, key=lambda x: (order.index(x[0]), x[1]))
     columns = [*NFES, 500, "dopri5"]
@@ -86,8 +105,11 @@ def main() -> None:
         return f"{value} ({median[key]['nfe']:.0f} NFE)" if key[2] == "dopri5" else value
 
     for metric in METRICS:
-        rows = [[model, method] + [cell((model, method, c), metric) for c in columns]
-                for model, method in lines if any((model, method, c) in median for c in columns)]
+        rows = [
+            [model, method] + [cell((model, method, c), metric) for c in columns]
+            for model, method in lines
+            if any((model, method, c) in median for c in columns)
+        ]
         header = ["model", "method"] + [c if c == "dopri5" else f"NFE {c}" for c in columns]
         parts.append(f"### {metric}\n\n" + table(header, rows))
     report(args, "quality_vs_nfe", "Sample quality against NFE", "\n\n".join(parts))
@@ -96,7 +118,9 @@ def main() -> None:
     for model, method in lines:
         pts = sorted((v["nfe"], v["MMD"]) for k, v in median.items() if k[:2] == (model, method))
         ax.plot(*zip(*pts), marker="o", label=f"{model}, {method}")
-    ax.axhspan(floor["MMD"].p10, floor["MMD"].p90, color="grey", alpha=0.3, label="noise floor (p10-p90)")
+    ax.axhspan(
+        floor["MMD"].p10, floor["MMD"].p90, color="grey", alpha=0.3, label="noise floor (p10-p90)"
+    )
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_xlabel("NFE (velocity evaluations)")

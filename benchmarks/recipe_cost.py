@@ -1,6 +1,6 @@
 """What the chapters' default recipes cost: wall time to train and to sample.
 
-    python benchmarks/recipe_cost.py [--quick]
+python benchmarks/recipe_cost.py [--quick]
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+from common import parse_args, report, table
 
 import fmkit as fm
-from common import parse_args, report, table
 
 
 def timed(fn):
@@ -32,14 +32,30 @@ def main() -> None:
     for coupling in ("independent", "ot"):
         torch.manual_seed(0)
         model = fm.VelocityField()
-        history, seconds = timed(lambda: fm.train_flow(model, data, n_steps=n_steps, coupling=coupling, generator=g, progress=False))
-        rows.append([f"train, {coupling} coupling", f"{n_steps} steps x batch 1000", f"{seconds:.2f}"])
+        history, seconds = timed(
+            lambda: fm.train_flow(
+                model, data, n_steps=n_steps, coupling=coupling, generator=g, progress=False
+            )
+        )  # noqa: B023 (called at once)
+        rows.append(
+            [f"train, {coupling} coupling", f"{n_steps} steps x batch 1000", f"{seconds:.2f}"]
+        )
     x_0 = fm.sample("gaussian", 1000, generator=g)
-    for method, steps, keep in [("euler", 8, False), ("midpoint", 4, False), ("rk4", 25, False), ("euler", 100, True), ("dopri5", None, False)]:
-        sol, seconds = timed(lambda: fm.integrate(model, x_0, n_steps=steps, method=method, return_trajectory=keep))
+    for method, steps, keep in [
+        ("euler", 8, False),
+        ("midpoint", 4, False),
+        ("rk4", 25, False),
+        ("euler", 100, True),
+        ("dopri5", None, False),
+    ]:
+        sol, seconds = timed(
+            lambda: fm.integrate(model, x_0, n_steps=steps, method=method, return_trajectory=keep)
+        )  # noqa: B023 (called at once)
         what = f"1000 samples, {sol.nfe} NFE" + (", whole trajectory" if keep else "")
         rows.append([f"sample, {method}", what, f"{seconds:.3f}"])
-    report(args, "recipe_cost", "Cost of the default recipes", table(["task", "size", "seconds"], rows))
+    report(
+        args, "recipe_cost", "Cost of the default recipes", table(["task", "size", "seconds"], rows)
+    )
 
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.barh([r[0] for r in rows], [float(r[2]) for r in rows])

@@ -18,9 +18,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+from common import parse_args, report, table
 
 import fmkit as fm
-from common import parse_args, report, table
 
 
 def chapter_recipe(data: torch.Tensor, n_steps: int, batch_size: int) -> float:
@@ -42,7 +42,9 @@ def chapter_recipe(data: torch.Tensor, n_steps: int, batch_size: int) -> float:
 
 
 def fmkit_recipe(data: torch.Tensor, n_steps: int, batch_size: int) -> float:
-    history = fm.train_flow(fm.VelocityField(), data, n_steps=n_steps, batch_size=batch_size, progress=False)
+    history = fm.train_flow(
+        fm.VelocityField(), data, n_steps=n_steps, batch_size=batch_size, progress=False
+    )
     return history.steps_per_second
 
 
@@ -57,9 +59,13 @@ def main() -> None:
         results["fmkit.train_flow"].append(fmkit_recipe(data, n_steps, 1000))
     medians = {k: statistics.median(v) for k, v in results.items()}
     base = medians["source chapter (DataLoader)"]
-    rows = [[k, f"{m:.0f}", f"{min(results[k]):.0f}-{max(results[k]):.0f}", f"{m / base:.2f}x"] for k, m in medians.items()]
-    body = (f"Batch 1000, {n_steps} steps, median of {repeats} interleaved runs.\n\n"
-            + table(["recipe", "steps/s (median)", "range", "speed-up"], rows))
+    rows = [
+        [k, f"{m:.0f}", f"{min(results[k]):.0f}-{max(results[k]):.0f}", f"{m / base:.2f}x"]
+        for k, m in medians.items()
+    ]
+    body = f"Batch 1000, {n_steps} steps, median of {repeats} interleaved runs.\n\n" + table(
+        ["recipe", "steps/s (median)", "range", "speed-up"], rows
+    )
     report(args, "train_throughput", "Training throughput", body)
 
     fig, ax = plt.subplots(figsize=(6, 3))

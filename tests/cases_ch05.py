@@ -7,7 +7,6 @@ import fmkit as fm
 from fmkit import likelihood
 from fmkit.checks import ch05
 
-
 # ------------------------------------------------------------------------ the exact divergence
 
 
@@ -94,7 +93,17 @@ def euler_log_likelihood(velocity, x, n_steps):
     return fm.log_likelihood(velocity, x, n_steps=n_steps, method="euler")
 
 
-def _euler(velocity, x, n_steps, *, div_sign=-1.0, with_base=True, base_at_start=False, shift=0, reverse_time=False):
+def _euler(
+    velocity,
+    x,
+    n_steps,
+    *,
+    div_sign=-1.0,
+    with_base=True,
+    base_at_start=False,
+    shift=0,
+    reverse_time=False,
+):
     """A hand-written Euler solve with one mistake switched on at a time."""
     h, z = 1.0 / n_steps, x.detach().clone()
     total = torch.zeros(len(x))
@@ -147,32 +156,49 @@ def linear_flow_log_density():
 CASES = {
     "divergence": (
         divergence,
-        [lambda v, x, t: divergence(v, x, t).sum(),  # summed over the batch
-         lambda v, x, t: -divergence(v, x, t),  # sign flip
-         lambda v, x, t: divergence(v, x, t)[:, None],  # wrong shape
-         divergence_full_jacobian_sum,
-         divergence_first_two,
-         divergence_diagonal,
-         divergence_at_t0]),
+        [
+            lambda v, x, t: divergence(v, x, t).sum(),  # summed over the batch
+            lambda v, x, t: -divergence(v, x, t),  # sign flip
+            lambda v, x, t: divergence(v, x, t)[:, None],  # wrong shape
+            divergence_full_jacobian_sum,
+            divergence_first_two,
+            divergence_diagonal,
+            divergence_at_t0,
+        ],
+    ),
     "hutchinson": (
         hutchinson,
-        [hutchinson_no_probe_right,
-         hutchinson_no_probe_left,
-         hutchinson_full_jacobian_sum,
-         hutchinson_batch_sum,
-         hutchinson_probe_sum,
-         hutchinson_not_averaged,
-         hutchinson_exact,
-         lambda v, x, t, p: -hutchinson(v, x, t, p)]),
+        [
+            hutchinson_no_probe_right,
+            hutchinson_no_probe_left,
+            hutchinson_full_jacobian_sum,
+            hutchinson_batch_sum,
+            hutchinson_probe_sum,
+            hutchinson_not_averaged,
+            hutchinson_exact,
+            lambda v, x, t, p: -hutchinson(v, x, t, p),
+        ],
+    ),
     "euler_log_likelihood": (
         euler_log_likelihood,
-        [euler_sign, euler_no_base, euler_base_at_x, euler_off_by_one, euler_time_forwards,
-         euler_moves_forwards, euler_batch_mean,
-         lambda v, x, n: fm.log_likelihood(v, x, n_steps=n)]),  # RK4, not Euler
+        [
+            euler_sign,
+            euler_no_base,
+            euler_base_at_x,
+            euler_off_by_one,
+            euler_time_forwards,
+            euler_moves_forwards,
+            euler_batch_mean,
+            lambda v, x, n: fm.log_likelihood(v, x, n_steps=n),
+        ],
+    ),  # RK4, not Euler
     "linear_flow_log_density": (
         linear_flow_log_density,
-        [lambda: -1.5,  # sign
-         lambda: -2.0,  # determinant instead of trace
-         lambda: -0.5,  # every entry of A summed
-         lambda: 0.0]),
+        [
+            lambda: -1.5,  # sign
+            lambda: -2.0,  # determinant instead of trace
+            lambda: -0.5,  # every entry of A summed
+            lambda: 0.0,
+        ],
+    ),
 }

@@ -5,7 +5,6 @@ import torch
 
 from fmkit.paths import as_time
 
-
 # ----------------------------------------------------------------- label dropout
 
 
@@ -114,15 +113,26 @@ def log_posterior(x, t, means, std):
 
 
 CASES = {
-    "drop_labels": (drop_labels, [drop_with_one_minus_p, drop_in_place, drop_to_zero, drop_with_global_rng, drop_mask]),
-    "scheduled_guidance": (scheduled_guidance, [scheduled_reversed, scheduled_at_start, scheduled_swapped]),
-    "class_posterior": (class_posterior, [posterior_fixed_centres, posterior_data_std, posterior_over_batch, log_posterior]),
+    "drop_labels": (
+        drop_labels,
+        [drop_with_one_minus_p, drop_in_place, drop_to_zero, drop_with_global_rng, drop_mask],
+    ),
+    "scheduled_guidance": (
+        scheduled_guidance,
+        [scheduled_reversed, scheduled_at_start, scheduled_swapped],
+    ),
+    "class_posterior": (
+        class_posterior,
+        [posterior_fixed_centres, posterior_data_std, posterior_over_batch, log_posterior],
+    ),
     "guided_at_t0": (
         lambda: (8.0, -2.0),
-        [lambda: (2.0, -2.0),    # the conditional field alone
-         lambda: (11.0, -2.0),   # Ho and Salimans' 1 + w with w = 3
-         lambda: (-7.0, -2.0),   # roles swapped
-         lambda: (9.0, 0.0),     # fields taken as E[x_1], without -x
-         lambda: (6.0, -6.0)]),  # unconditional field taken as 0
+        [
+            lambda: (2.0, -2.0),  # the conditional field alone
+            lambda: (11.0, -2.0),  # Ho and Salimans' 1 + w with w = 3
+            lambda: (-7.0, -2.0),  # roles swapped
+            lambda: (9.0, 0.0),  # fields taken as E[x_1], without -x
+            lambda: (6.0, -6.0),
+        ],
+    ),  # unconditional field taken as 0
 }
-

@@ -36,7 +36,9 @@ def test_euler_path_reference_is_fm_integrate_on_an_even_grid():
     for t_span in [(0.0, 1.0), (1.0, 0.0)]:
         times = torch.linspace(*t_span, 9)
         ours = cases.euler_path(fm.exact.ring_field(), x_0, times)
-        theirs = fm.integrate(fm.exact.ring_field(), x_0, n_steps=8, t_span=t_span, return_trajectory=True)
+        theirs = fm.integrate(
+            fm.exact.ring_field(), x_0, n_steps=8, t_span=t_span, return_trajectory=True
+        )
         torch.testing.assert_close(ours, theirs.trajectory)
 
 
@@ -76,7 +78,10 @@ def test_heun_reference_is_second_order():
         (cases.mmd2_over_n_squared, "n (n - 1) pairs"),
         (cases.mmd2_no_factor_two, "with the factor 2"),
         (cases.mmd2_distance_not_squared, "*squared* distance"),
-        (lambda a, b, h: cases.mmd2(a, b, h * 2**0.5), "wrong"),  # kernel width convention: generic hint
+        (
+            lambda a, b, h: cases.mmd2(a, b, h * 2**0.5),
+            "wrong",
+        ),  # kernel width convention: generic hint
     ],
 )
 def test_mmd2_names_the_mistake(fn, words):
@@ -86,8 +91,12 @@ def test_mmd2_names_the_mistake(fn, words):
 
 def test_mmd2_variants_agree_with_fm_metrics():
     a, b = ch03._clouds()
-    assert float(ch03.mmd2_variants(a, b, 0.5)["unbiased"]) == pytest.approx(metrics.mmd(a, b), abs=1e-12)
-    assert float(cases.mmd2(a, b, 0.7)) == pytest.approx(metrics.mmd(a, b, bandwidth=0.7), abs=1e-12)
+    assert float(ch03.mmd2_variants(a, b, 0.5)["unbiased"]) == pytest.approx(
+        metrics.mmd(a, b), abs=1e-12
+    )
+    assert float(cases.mmd2(a, b, 0.7)) == pytest.approx(
+        metrics.mmd(a, b, bandwidth=0.7), abs=1e-12
+    )
 
 
 def test_mmd2_accepts_a_python_float_and_a_one_element_tensor():
@@ -112,7 +121,11 @@ def test_first_step_names_the_mistake(value, words):
 def test_first_step_answer_is_the_exact_fields_step():
     # u(x, 0) = E[x_1] - x = -x for the ring, so a step of 1/4 keeps 3/4 of x_0.
     x = torch.tensor([[0.5, -1.0]])
-    torch.testing.assert_close(fm.integrate(fm.exact.ring_field(), x, n_steps=1, t_span=(0.0, 0.25)).x,
-                               torch.tensor([[0.375, -0.75]]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        fm.integrate(fm.exact.ring_field(), x, n_steps=1, t_span=(0.0, 0.25)).x,
+        torch.tensor([[0.375, -0.75]]),
+        atol=1e-6,
+        rtol=0,
+    )
     assert checks.check_first_step(lambda: torch.tensor([0.375, -0.75]), quiet=True)
     assert checks.check_first_step(lambda: [0.375, -0.75], quiet=True)

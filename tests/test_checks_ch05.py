@@ -4,14 +4,13 @@ agree with fmkit and with closed forms (the trace of a linear field, an exponent
 import itertools
 import math
 
+import cases_ch05 as cases
 import pytest
 import torch
 
 import fmkit as fm
 from fmkit import checks, likelihood
 from fmkit.checks import ch05
-
-import cases_ch05 as cases
 
 
 def _message(check, fn):
@@ -72,7 +71,9 @@ def test_euler_log_likelihood_names_the_mistake(fn, words):
 
 def test_a_hand_written_euler_solve_passes():
     assert checks.check_euler_log_likelihood(cases._euler, quiet=True)
-    assert checks.check_euler_log_likelihood(lambda v, x, n: ch05.euler_variant(v, x, n), quiet=True)
+    assert checks.check_euler_log_likelihood(
+        lambda v, x, n: ch05.euler_variant(v, x, n), quiet=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,9 @@ def test_linear_flow_answer_is_minus_the_trace_and_matches_the_flow():
     # The flow itself: x_1 = exp(A) x_0, and log p_1(x_1) - log p_0(x_0) is the same for every point.
     x_0 = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))
     x_1 = x_0 @ torch.linalg.matrix_exp(a).T
-    change = fm.log_likelihood(lambda z, t: z @ a.T, x_1, n_steps=64) - likelihood.standard_normal_log_prob(x_0)
+    change = fm.log_likelihood(
+        lambda z, t: z @ a.T, x_1, n_steps=64
+    ) - likelihood.standard_normal_log_prob(x_0)
     torch.testing.assert_close(change, torch.full((5,), 1.5), atol=1e-3, rtol=0)
 
 
@@ -121,7 +124,9 @@ def test_hutchinson_reference_over_every_sign_pattern_is_the_exact_divergence():
     x = torch.randn(6, 3, generator=torch.Generator().manual_seed(4))
     signs = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=3)))  # (8, 3)
     probes = signs[:, None, :].expand(-1, 6, -1).contiguous()  # (8, 6, 3)
-    torch.testing.assert_close(ch05.hutchinson_reference(field, x, 0.5, probes), likelihood.divergence(field, x, 0.5))
+    torch.testing.assert_close(
+        ch05.hutchinson_reference(field, x, 0.5, probes), likelihood.divergence(field, x, 0.5)
+    )
     # one probe: the exact divergence plus the off-diagonal terms eps_i eps_j J_ij
     jac = ch05.jacobian(field, x, 0.5)
     eps = probes[:1]
@@ -133,8 +138,12 @@ def test_euler_reference_agrees_with_a_hand_written_solve_and_an_exponential_flo
     field = ch05.mixing_field(2, seed=3)
     x = torch.randn(8, 2, generator=torch.Generator().manual_seed(3))
     for n in (1, 3, 8):
-        torch.testing.assert_close(ch05.euler_variant(field, x, n), cases.euler_log_likelihood(field, x, n),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            ch05.euler_variant(field, x, n),
+            cases.euler_log_likelihood(field, x, n),
+            atol=1e-5,
+            rtol=1e-5,
+        )
     # v = a x carries N(0, I) to N(0, e^{2a} I): log p_1(x) = log N(x e^{-a}) - d a
     a = 0.5
     exact = likelihood.standard_normal_log_prob(x * math.exp(-a)) - 2 * a

@@ -1,13 +1,12 @@
 """Chapter 6's checkers name each plausible mistake with its own hint."""
 
+import cases_ch06 as cases
 import pytest
 import torch
 
 import fmkit as fm
 from fmkit import checks
 from fmkit.checks import ch06
-
-import cases_ch06 as cases
 
 
 @pytest.mark.parametrize(
@@ -19,7 +18,12 @@ import cases_ch06 as cases
         (cases.drop_with_global_rng, "generator you are given"),
         (cases.drop_mask, "mask of dropped labels"),
         (lambda labels, p, g: labels.float(), "keep them integers"),
-        (lambda labels, p, g: torch.where(torch.rand(labels.shape, generator=g) < 0.5, -1, labels), "about 30%"),
+        (
+            lambda labels, p, g: torch.where(
+                torch.rand(labels.shape, generator=g) < 0.5, -1, labels
+            ),
+            "about 30%",
+        ),
         (lambda labels, p, g: None, "forget the `return`"),
     ],
 )
@@ -79,8 +83,12 @@ def test_class_posterior_reference_matches_the_exact_field():
     means, std, t = fm.data.ring_means(), 0.2, 0.4
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0)) * 2
     post = cases.class_posterior(x, t, means, std)  # (64, 8)
-    u_k = torch.stack([fm.exact.mixture_field(means[k : k + 1], std)(x, t) for k in range(8)], dim=1)  # (64, 8, 2)
-    torch.testing.assert_close((post[:, :, None] * u_k).sum(1), fm.exact.ring_field()(x, t), atol=1e-5, rtol=1e-4)
+    u_k = torch.stack(
+        [fm.exact.mixture_field(means[k : k + 1], std)(x, t) for k in range(8)], dim=1
+    )  # (64, 8, 2)
+    torch.testing.assert_close(
+        (post[:, :, None] * u_k).sum(1), fm.exact.ring_field()(x, t), atol=1e-5, rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,4 +116,6 @@ def test_exact_conditional_ring_guidance_at_t0_is_a_shift():
     """At t = 0 the exactly guided velocity is -x + w m_c for every x."""
     model, means = ch06.exact_conditional_ring(), fm.data.ring_means()
     x = torch.randn(10, 2, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(fm.guided_velocity(model, 5, 2.0)(x, 0.0), -x + 2.0 * means[5], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        fm.guided_velocity(model, 5, 2.0)(x, 0.0), -x + 2.0 * means[5], atol=1e-5, rtol=1e-5
+    )

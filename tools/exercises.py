@@ -54,13 +54,25 @@ def exercises(path: pathlib.Path) -> list[Exercise]:
                 found[-1].points += cell.metadata["nbgrader"]["points"]
             continue
         objective = OBJECTIVE.search(cell.source)
-        found.append(Exercise(chapter, int(heading[1]), heading[2], heading[3].strip(),
-                              " ".join(objective[1].split()).rstrip(".") if objective else "", 0, i))
+        found.append(
+            Exercise(
+                chapter,
+                int(heading[1]),
+                heading[2],
+                heading[3].strip(),
+                " ".join(objective[1].split()).rstrip(".") if objective else "",
+                0,
+                i,
+            )
+        )
         found[-1].points += cell.metadata.get("nbgrader", {}).get("points", 0)
     for exercise, following in zip(found, found[1:] + [None]):
         stop = following.cell if following else len(cells)
-        exercise.points += sum(c.metadata.get("nbgrader", {}).get("points", 0)
-                               for c in cells[exercise.cell + 1:stop] if c.cell_type == "code")
+        exercise.points += sum(
+            c.metadata.get("nbgrader", {}).get("points", 0)
+            for c in cells[exercise.cell + 1 : stop]
+            if c.cell_type == "code"
+        )
     return found
 
 
@@ -69,7 +81,9 @@ def table() -> str:
     total = 0
     for path in chapters():
         for ex in exercises(path):
-            rows.append(f"| {ex.chapter} | {ex.number}. {ex.title} | {ex.kind} | {ex.objective} | {ex.points} |")
+            rows.append(
+                f"| {ex.chapter} | {ex.number}. {ex.title} | {ex.kind} | {ex.objective} | {ex.points} |"
+            )
             total += ex.points
     rows.append(f"| | **Total** | | | **{total}** |")
     return "\n".join(rows)
@@ -83,7 +97,9 @@ def readme_table() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
@@ -94,7 +110,11 @@ def main() -> None:
         head, rest = text.split(START, 1)
         readme.write_text(f"{head}{START}\n{current}\n{END}{rest.split(END, 1)[1]}")
     elif args.check:
-        sys.exit(0 if readme_table() == current else "README's exercise table is stale: run tools/exercises.py --write")
+        sys.exit(
+            0
+            if readme_table() == current
+            else "README's exercise table is stale: run tools/exercises.py --write"
+        )
     else:
         print(current)
 

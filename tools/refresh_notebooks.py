@@ -45,7 +45,9 @@ def merge_streams(outputs: list[dict]) -> list[dict]:
 def refresh(path: pathlib.Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     seconds = time.perf_counter() - start
     count = 0
     for cell in nb.cells:
@@ -64,7 +66,9 @@ def refresh(path: pathlib.Path) -> float:
 
 
 def main(paths: list[str]) -> None:
-    targets = [pathlib.Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    targets = [pathlib.Path(p) for p in paths] or sorted(
+        (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")
+    )
     for path in targets:
         print(f"{path.name}: executed in {refresh(path):.1f} s")
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,9 @@ def run_check(name: str, check: Callable[[], str], quiet: bool = False) -> Resul
         result = Result(name, "correct", check())
     except _NotAttempted:
         result = Result(
-            name, NOT_ATTEMPTED, "Replace the `raise NotImplementedError` with your code, then run this cell again."
+            name,
+            NOT_ATTEMPTED,
+            "Replace the `raise NotImplementedError` with your code, then run this cell again.",
         )
     except Wrong as hint:
         result = Result(name, "wrong", str(hint))
@@ -87,7 +90,10 @@ def run_check(name: str, check: Callable[[], str], quiet: bool = False) -> Resul
 def _time_limit(seconds: float) -> Iterator[None]:
     """Interrupt the block after ``seconds`` (Unix, main thread: true inside a Jupyter kernel);
     elsewhere run it without a limit."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
 
@@ -119,7 +125,13 @@ def _changed(before: Any, after: Any) -> bool:
     return False
 
 
-def call(fn: Callable, *args: Any, time_limit: float = TIME_LIMIT, names: tuple[str, ...] = (), **kwargs: Any) -> Any:
+def call(
+    fn: Callable,
+    *args: Any,
+    time_limit: float = TIME_LIMIT,
+    names: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> Any:
     """Call the student's ``fn`` on copies of ``args`` and return what it returns.
 
     The checker's own tensors are never handed over, so a function that works in place
@@ -157,7 +169,9 @@ def as_answer(answer: Any, what: str = "a tensor") -> torch.Tensor:
     """The student's return value as a tensor, or :class:`Wrong` naming what it was instead."""
     if answer is None:
         raise Wrong("your function returned None: did you forget the `return` statement?")
-    if type(answer).__module__ == "torch.return_types":  # torch.min(...), torch.max(...), torch.sort(...)
+    if (
+        type(answer).__module__ == "torch.return_types"
+    ):  # torch.min(...), torch.max(...), torch.sort(...)
         raise Wrong(
             f"your function returned a `{type(answer).__name__}` result, a (values, indices) pair: "
             "take `.values` (or `.indices`, whichever the exercise asks for)."
@@ -168,7 +182,9 @@ def as_answer(answer: Any, what: str = "a tensor") -> torch.Tensor:
             "(check for a stray comma after the return value)."
         )
     if isinstance(answer, np.ndarray):
-        raise Wrong(f"your function returned a NumPy array; return {what} (stay in torch, or use torch.from_numpy).")
+        raise Wrong(
+            f"your function returned a NumPy array; return {what} (stay in torch, or use torch.from_numpy)."
+        )
     if isinstance(answer, (int, float)) and not isinstance(answer, bool):
         return torch.tensor(float(answer))
     if not isinstance(answer, torch.Tensor):
@@ -184,13 +200,17 @@ def expect_close(
     expected = expected.detach()
     if answer.shape != expected.shape:
         if answer.ndim == 2 and answer.shape == expected.shape[::-1]:
-            raise Wrong(f"your result is transposed: shape {tuple(answer.shape)}, expected {tuple(expected.shape)}.")
+            raise Wrong(
+                f"your result is transposed: shape {tuple(answer.shape)}, expected {tuple(expected.shape)}."
+            )
         if answer.numel() == expected.numel():
             raise Wrong(
                 f"the right number of entries in the wrong shape: got {tuple(answer.shape)}, expected "
                 f"{tuple(expected.shape)}. {hint}"
             )
-        raise Wrong(f"expected a result of shape {tuple(expected.shape)}, got {tuple(answer.shape)}. {hint}")
+        raise Wrong(
+            f"expected a result of shape {tuple(expected.shape)}, got {tuple(answer.shape)}. {hint}"
+        )
     if not answer.is_floating_point() and expected.is_floating_point():
         raise Wrong(
             f"your result holds integers ({answer.dtype}); are those indices? Return the values, as floats. {hint}"
@@ -209,7 +229,9 @@ def matches(answer: Any, other: torch.Tensor, atol: float = 1e-5) -> bool:
         answer = as_answer(answer)
     except Wrong:
         return False
-    return answer.shape == other.shape and torch.allclose(answer.to(other.dtype), other.detach(), atol=atol, rtol=1e-4)
+    return answer.shape == other.shape and torch.allclose(
+        answer.to(other.dtype), other.detach(), atol=atol, rtol=1e-4
+    )
 
 
 def check_value(
@@ -237,8 +259,10 @@ def check_value(
             answer = answer.reshape(expected.shape)  # accept (2,), (1, 2) or a list for a 2-vector
         for value, why in mistakes:
             value = torch.as_tensor(value, dtype=torch.float64)
-            if answer.shape == value.shape and torch.allclose(answer, value, atol=atol, rtol=rtol) and not torch.allclose(
-                value, expected, atol=atol, rtol=rtol
+            if (
+                answer.shape == value.shape
+                and torch.allclose(answer, value, atol=atol, rtol=rtol)
+                and not torch.allclose(value, expected, atol=atol, rtol=rtol)
             ):
                 raise Wrong(why)
         expect_close(answer, expected, hint, atol=atol, rtol=rtol)
@@ -250,10 +274,16 @@ def check_value(
 # ----------------------------------------------------------------- inputs the checkers share
 
 
-def inputs(seed: int = 0, n: int = 16, dim: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def inputs(
+    seed: int = 0, n: int = 16, dim: int = 2
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Reproducible ``x_0 (n, dim)``, ``x_1 (n, dim)`` and ``t (n, 1)`` for a checker."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, dim, generator=g), 3 * torch.randn(n, dim, generator=g), torch.rand(n, 1, generator=g)
+    return (
+        torch.randn(n, dim, generator=g),
+        3 * torch.randn(n, dim, generator=g),
+        torch.rand(n, 1, generator=g),
+    )
 
 
 def toy_field(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
