@@ -145,7 +145,10 @@ def check_pca_encode(fn: Callable, *, quiet: bool = False) -> Result:
             "then divide column j by scale[j].",
             atol=1e-4,
         )
-        return "centred, projected and standardised: the codes the latent flow was trained on."
+        return (
+            "centred, projected and standardised: the codes the latent flow was trained on. The decoder "
+            "undoes it on the slice PCA keeps: x = mean + (z * scale) @ components."
+        )
 
     return run_check("PCA encoder", check, quiet)
 
