@@ -3,8 +3,8 @@
 For the default chapter recipe (train_flow's defaults: 2000 steps of batch 1000 on a
 1000-point ring) with independent and with minibatch-OT coupling, for the exact field,
 and for the source chapter's recipe (500 steps at a constant learning rate, sampled with
-500 Euler steps): MMD, energy distance and W2 against fresh data at each NFE for Euler,
-midpoint and RK4, plus dopri5 at its own NFE. Medians over seeds, beside the noise floor.
+500 Euler steps): MMD², energy distance and W2 against fresh data at each NFE for Euler,
+midpoint and RK4, plus dopri5 at its own NFE. Medians over seeds, beside the null band (two true draws).
 
     python benchmarks/quality_vs_nfe.py [--quick]
 """
@@ -25,7 +25,7 @@ from fmkit import metrics
 from fmkit.solvers import EVALS_PER_STEP
 
 NFES = [1, 2, 4, 8, 16, 32, 100]
-METRICS = {"MMD": metrics.mmd, "energy": metrics.energy_distance, "W2": metrics.wasserstein2}
+METRICS = {"MMD²": metrics.mmd, "energy": metrics.energy_distance, "W2": metrics.wasserstein2}
 
 
 def train(seed: int, n_steps: int, **kwargs) -> torch.nn.Module:
@@ -88,7 +88,7 @@ def main() -> None:
 
     parts = [
         f"{n} samples against {n} fresh ring points, median over {len(seeds)} seed(s). "
-        f"Noise floor (two true draws): "
+        f"Null band (two true draws): "
         + ", ".join(
             f"{m} median {fl.median:.4f} (p10-p90 {fl.p10:.4f}-{fl.p90:.4f})"
             for m, fl in floor.items()
@@ -116,15 +116,15 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for model, method in lines:
-        pts = sorted((v["nfe"], v["MMD"]) for k, v in median.items() if k[:2] == (model, method))
+        pts = sorted((v["nfe"], v["MMD²"]) for k, v in median.items() if k[:2] == (model, method))
         ax.plot(*zip(*pts), marker="o", label=f"{model}, {method}")
     ax.axhspan(
-        floor["MMD"].p10, floor["MMD"].p90, color="grey", alpha=0.3, label="noise floor (p10-p90)"
+        floor["MMD²"].p10, floor["MMD²"].p90, color="grey", alpha=0.3, label="null band (p10-p90)"
     )
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_xlabel("NFE (velocity evaluations)")
-    ax.set_ylabel("MMD to fresh data")
+    ax.set_ylabel("MMD² to fresh data")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(args.out / "quality_vs_nfe.png", dpi=120)

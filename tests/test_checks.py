@@ -8,6 +8,7 @@ import cases_ch04
 import cases_ch05
 import cases_ch06
 import cases_ch07
+import cases_ch08
 import pytest
 
 from fmkit import checks
@@ -18,7 +19,7 @@ def stub(*args, **kwargs):
 
 
 CASES = {}
-for _module in (cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07):
+for _module in (cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08):
     CASES.update(_module.CASES)
 
 
