@@ -33,10 +33,10 @@ def main() -> None:
         torch.manual_seed(0)
         model = fm.VelocityField()
         history, seconds = timed(
-            lambda: fm.train_flow(
+            lambda model=model, coupling=coupling: fm.train_flow(
                 model, data, n_steps=n_steps, coupling=coupling, generator=g, progress=False
             )
-        )  # noqa: B023 (called at once)
+        )
         rows.append(
             [f"train, {coupling} coupling", f"{n_steps} steps x batch 1000", f"{seconds:.2f}"]
         )
@@ -49,8 +49,10 @@ def main() -> None:
         ("dopri5", None, False),
     ]:
         sol, seconds = timed(
-            lambda: fm.integrate(model, x_0, n_steps=steps, method=method, return_trajectory=keep)
-        )  # noqa: B023 (called at once)
+            lambda steps=steps, method=method, keep=keep: fm.integrate(
+                model, x_0, n_steps=steps, method=method, return_trajectory=keep
+            )
+        )
         what = f"1000 samples, {sol.nfe} NFE" + (", whole trajectory" if keep else "")
         rows.append([f"sample, {method}", what, f"{seconds:.3f}"])
     report(

@@ -75,7 +75,14 @@ CASES = {
     ),
     "euler_maruyama_step": (
         em_step,
-        [em_step_noise_times_dt, em_step_no_correction, em_step_full_g2, em_step_minus, em_step_ode, em_step_in_place],
+        [
+            em_step_noise_times_dt,
+            em_step_no_correction,
+            em_step_full_g2,
+            em_step_minus,
+            em_step_ode,
+            em_step_in_place,
+        ],
     ),
     "cosine_score": (
         lambda: 4 / math.pi - 1,

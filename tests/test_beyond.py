@@ -297,9 +297,13 @@ def test_divergence_with_given_probes_is_the_mean_of_their_quadratic_forms(gen):
     a = torch.tensor([[1.0, 2.0], [-3.0, 0.5]])
     x = torch.randn(6, 2, generator=gen)
     probes = torch.randint(0, 2, (3, 6, 2), generator=gen).float() * 2 - 1  # (k, batch, dim)
-    expected = torch.einsum("kbi,ij,kbj->kb", probes, a, probes).mean(0)   # eps^T A eps, averaged
-    torch.testing.assert_close(likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=probes), expected)
-    torch.testing.assert_close(likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=probes[0]),
-                               torch.einsum("bi,ij,bj->b", probes[0], a, probes[0]))
+    expected = torch.einsum("kbi,ij,kbj->kb", probes, a, probes).mean(0)  # eps^T A eps, averaged
+    torch.testing.assert_close(
+        likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=probes), expected
+    )
+    torch.testing.assert_close(
+        likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=probes[0]),
+        torch.einsum("bi,ij,bj->b", probes[0], a, probes[0]),
+    )
     with pytest.raises(ValueError, match="probes must have shape"):
         likelihood.divergence(lambda z, t: z @ a.T, x, 0.5, probes=torch.ones(2, 5, 2))

@@ -19,7 +19,16 @@ def stub(*args, **kwargs):
 
 
 CASES = {}
-for _module in (cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08):
+for _module in (
+    cases_ch01,
+    cases_ch02,
+    cases_ch03,
+    cases_ch04,
+    cases_ch05,
+    cases_ch06,
+    cases_ch07,
+    cases_ch08,
+):
     CASES.update(_module.CASES)
 
 

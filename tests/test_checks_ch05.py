@@ -76,7 +76,10 @@ def test_euler_maruyama_step_names_the_mistake(fn, words):
         (lambda: 1 - 4 / 3.141592653589793, "sign is flipped"),
         (lambda: 0.0, "straight line"),
         (lambda: (4 / 3.141592653589793 - 1) * 0.5**0.5, "sigma_t in the denominator"),
-        (lambda: (4 / 3.141592653589793 - 1) * 2**0.5, "not squared"),  # one sigma_t = 1/sqrt(2) too many
+        (
+            lambda: (4 / 3.141592653589793 - 1) * 2**0.5,
+            "not squared",
+        ),  # one sigma_t = 1/sqrt(2) too many
     ],
 )
 def test_cosine_score_names_the_mistake(value, words):
@@ -91,12 +94,21 @@ def test_the_derived_value_is_four_over_pi_minus_one():
 def test_the_reference_step_is_one_step_of_fmkits_sampler(schedule):
     x_0 = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
     field = exact.ring_field(schedule=schedule)
-    sol = solvers.sample_sde(field, x_0, n_steps=4, noise=0.7, schedule=schedule,
-                             generator=torch.Generator().manual_seed(1), return_trajectory=True)
+    sol = solvers.sample_sde(
+        field,
+        x_0,
+        n_steps=4,
+        noise=0.7,
+        schedule=schedule,
+        generator=torch.Generator().manual_seed(1),
+        return_trajectory=True,
+    )
     kicks = torch.Generator().manual_seed(1)
     x = x_0
     for i in range(4):
-        x = gp.em_step_reference(field, x, i / 4, 0.25, 0.7, torch.randn(x.shape, generator=kicks), schedule)
+        x = gp.em_step_reference(
+            field, x, i / 4, 0.25, 0.7, torch.randn(x.shape, generator=kicks), schedule
+        )
         torch.testing.assert_close(x, sol.trajectory[i + 1])
 
 
@@ -106,4 +118,6 @@ def test_the_score_reference_is_the_gradient_of_the_exact_log_density():
         u = exact.ring_field(schedule=schedule)(x, 0.4)
         y = x.clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(exact.ring_log_prob(t=0.4, schedule=schedule)(y).sum(), y)
-        torch.testing.assert_close(cases.score_from_velocity(u, x, 0.4, schedule), grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            cases.score_from_velocity(u, x, 0.4, schedule), grad, rtol=1e-4, atol=1e-4
+        )

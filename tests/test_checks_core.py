@@ -47,7 +47,9 @@ def _check_nearest(fn, quiet=True):
 
     def check():
         answer = _core.call(fn, x, train, names=("x", "train"))
-        _core.expect_close(answer, torch.cdist(x, train).min(1).values, "the nearest distance per row.")
+        _core.expect_close(
+            answer, torch.cdist(x, train).min(1).values, "the nearest distance per row."
+        )
         return "right."
 
     return _core.run_check("nearest", check, quiet)
@@ -69,12 +71,12 @@ def test_a_function_that_works_in_place_is_wrong_and_cannot_corrupt_the_checker(
     kept = x_0.clone()
 
     def in_place(x_0, x_1, t):
-        x_0.mul_(1 - t).add_(t * x_1)   # right values, but it overwrites the caller's x_0
+        x_0.mul_(1 - t).add_(t * x_1)  # right values, but it overwrites the caller's x_0
         return x_0
 
     result = _verdict(in_place)
     assert result.status == "wrong" and "in place" in result.message and "`x_0`" in result.message
-    torch.testing.assert_close(_core.inputs()[0], kept)   # the checker's inputs are intact
+    torch.testing.assert_close(_core.inputs()[0], kept)  # the checker's inputs are intact
 
 
 def test_a_runaway_function_is_stopped_with_a_hint(monkeypatch):
@@ -85,7 +87,9 @@ def test_a_runaway_function_is_stopped_with_a_hint(monkeypatch):
         while True:
             pass
 
-    result = _core.run_check("loop", lambda: _core.call(forever, 1, 2, 3, time_limit=0.2), quiet=True)
+    result = _core.run_check(
+        "loop", lambda: _core.call(forever, 1, 2, 3, time_limit=0.2), quiet=True
+    )
     assert result.status == "wrong" and "infinite loop" in result.message
     assert time.perf_counter() - started < 5
 
@@ -97,7 +101,9 @@ def test_a_sleeping_function_is_stopped_even_if_it_catches_exceptions():
         except Exception:
             return 1
 
-    result = _core.run_check("sleep", lambda: _core.call(stubborn, time_limit=0.2) and "ok", quiet=True)
+    result = _core.run_check(
+        "sleep", lambda: _core.call(stubborn, time_limit=0.2) and "ok", quiet=True
+    )
     assert result.status == "wrong" and "longer than 0.2 s" in result.message
 
 
@@ -125,15 +131,27 @@ def test_the_toy_field_takes_time_in_every_form():
 
 def test_check_value_names_plausible_mistakes_and_accepts_any_vector_form():
     def check(fn):
-        return checks.check_value("u(x, 0)", fn, [-1.0, -2.0], hint="u(x, 0) = E[x_1] - x.",
-                                  mistakes=(([1.0, 2.0], "sign flipped"), ([0.0, 0.0], "that is E[x_1]")), quiet=True)
+        return checks.check_value(
+            "u(x, 0)",
+            fn,
+            [-1.0, -2.0],
+            hint="u(x, 0) = E[x_1] - x.",
+            mistakes=(([1.0, 2.0], "sign flipped"), ([0.0, 0.0], "that is E[x_1]")),
+            quiet=True,
+        )
 
-    assert check(lambda: (-1, -2)) and check(lambda: torch.tensor([[-1.0, -2.0]])) and check(lambda: np.array([-1.0, -2.0]).tolist())
+    assert (
+        check(lambda: (-1, -2))
+        and check(lambda: torch.tensor([[-1.0, -2.0]]))
+        and check(lambda: np.array([-1.0, -2.0]).tolist())
+    )
     assert check(lambda: [1, 2]).message == "sign flipped"
     assert check(lambda: (0, 0)).message == "that is E[x_1]"
     assert "E[x_1] - x" in check(lambda: (3, 3)).message
     assert check(lambda: None).status == "wrong"
-    assert check(lambda: (_ for _ in ()).throw(NotImplementedError())).status == checks.NOT_ATTEMPTED
+    assert (
+        check(lambda: (_ for _ in ()).throw(NotImplementedError())).status == checks.NOT_ATTEMPTED
+    )
 
 
 @pytest.mark.slow
@@ -141,11 +159,15 @@ def test_the_time_limit_works_inside_a_jupyter_kernel():
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from fmkit.checks import _core\n"
-        "def forever():\n    while True:\n        pass\n"
-        "print(_core.run_check('loop', lambda: _core.call(forever, time_limit=0.5), quiet=True))"
-    )])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "from fmkit.checks import _core\n"
+                "def forever():\n    while True:\n        pass\n"
+                "print(_core.run_check('loop', lambda: _core.call(forever, time_limit=0.5), quiet=True))"
+            )
+        ]
+    )
     started = time.perf_counter()
     NotebookClient(nb, timeout=60, kernel_name="python3").execute()
     assert time.perf_counter() - started < 60

@@ -39,12 +39,16 @@ def test_every_chapter_has_exercises_of_every_kind(chapter):
     assert set(kinds) <= set(exercises.KINDS), kinds
     assert kinds.count("implement") >= 2 and kinds.count("derive") >= 1
     assert "predict, then run" in kinds and ("explain" in kinds or "explore" in kinds)
-    assert [ex.number for ex in found] == list(range(1, len(found) + 1)), "exercises are numbered 1, 2, 3, ..."
+    assert [ex.number for ex in found] == list(range(1, len(found) + 1)), (
+        "exercises are numbered 1, 2, 3, ..."
+    )
     cells = _cells(chapter)
     for ex in found:
         text = cells[ex.cell].source
         assert len(exercises.HEADING.findall(text)) == 1, f"one exercise per cell: {ex.title}"
-        assert "*Why it matters:*" in text and ex.objective, f"exercise {ex.number} says why and which objective"
+        assert "*Why it matters:*" in text and ex.objective, (
+            f"exercise {ex.number} says why and which objective"
+        )
         assert ex.points > 0, f"exercise {ex.number} carries points"
 
 
@@ -60,9 +64,17 @@ def test_graded_cells_follow_the_pattern(chapter):
     for cell in code_checks:
         assert "checks.check_" in cell.source and "### BEGIN HIDDEN TESTS" in cell.source
         assert cell.metadata.nbgrader["points"] > 0 and cell.metadata.nbgrader["locked"]
-        assert cell.outputs and cell.outputs[0]["text"].startswith("✓"), "the instructor's solution passes its check"
-        hidden = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
-        asserts = [line for line in hidden.splitlines() if line.strip().startswith(("assert", "torch.testing.assert"))]
+        assert cell.outputs and cell.outputs[0]["text"].startswith("✓"), (
+            "the instructor's solution passes its check"
+        )
+        hidden = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[
+            0
+        ]
+        asserts = [
+            line
+            for line in hidden.splitlines()
+            if line.strip().startswith(("assert", "torch.testing.assert"))
+        ]
         assert len(asserts) >= 2, f"hidden tests test more than the visible check:\n{cell.source}"
 
 
@@ -75,7 +87,8 @@ def test_every_predict_explain_and_explore_exercise_has_an_answer_key(chapter):
         key = cells[ex.cell + 1]
         meta = key.metadata.get("nbgrader", {})
         assert key.cell_type == "markdown" and meta.get("solution") and meta.get("grade"), (
-            f"exercise {ex.number} ({ex.kind}) is followed by its answer key")
+            f"exercise {ex.number} ({ex.kind}) is followed by its answer key"
+        )
         assert meta["points"] > 0 and meta["grade_id"].startswith(f"ch{int(chapter.name[:2])}-")
         assert "Answer key" in key.source and len(key.source) > 80
 
@@ -113,13 +126,16 @@ def test_no_implement_solution_is_a_copy_of_an_earlier_cell(chapter):
         for earlier in cells[:i]:
             if earlier.cell_type == "code" and not earlier.metadata.get("nbgrader"):
                 assert not solution <= set(_normalised_lines(earlier.source)), (
-                    f"the solution of {cell.metadata.nbgrader['grade_id']} repeats an earlier cell:\n{earlier.source}")
+                    f"the solution of {cell.metadata.nbgrader['grade_id']} repeats an earlier cell:\n{earlier.source}"
+                )
 
 
 def test_the_copy_detector_sees_through_renaming_a_result():
     shown = "x_t = (1 - t) * x_0 + t * x_1   # the point on the line\ntarget = x_1 - x_0"
     assert set(_normalised_lines("return (1 - t) * x_0 + t * x_1")) <= set(_normalised_lines(shown))
-    assert not set(_normalised_lines("t = torch.as_tensor(t)\nreturn (1 - t) * x_0 + t * x_1")) <= set(_normalised_lines(shown))
+    assert not set(
+        _normalised_lines("t = torch.as_tensor(t)\nreturn (1 - t) * x_0 + t * x_1")
+    ) <= set(_normalised_lines(shown))
 
 
 def test_the_readme_holds_the_current_exercise_table():
@@ -127,13 +143,21 @@ def test_the_readme_holds_the_current_exercise_table():
 
 
 def test_grade_ids_are_unique_across_the_course():
-    ids = [c.metadata.nbgrader["grade_id"] for ch in CHAPTERS for c in _cells(ch) if "nbgrader" in c.metadata]
+    ids = [
+        c.metadata.nbgrader["grade_id"]
+        for ch in CHAPTERS
+        for c in _cells(ch)
+        if "nbgrader" in c.metadata
+    ]
     assert len(ids) == len(set(ids))
 
 
 def test_student_source_stubs_solutions_and_drops_hidden_tests():
     source = "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
-    assert make_student.student_source(source) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert (
+        make_student.student_source(source)
+        == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    )
     check = "r = check(f)\n### BEGIN HIDDEN TESTS\nassert r\n### END HIDDEN TESTS\n"
     assert make_student.student_source(check) == "r = check(f)"
 
@@ -141,7 +165,9 @@ def test_student_source_stubs_solutions_and_drops_hidden_tests():
 @pytest.fixture(scope="module")
 def student_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("student")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py"), "--out", str(out)], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_student.py"), "--out", str(out)], check=True
+    )
     return out
 
 
@@ -161,7 +187,12 @@ def test_make_student_writes_every_chapter_without_solutions_or_outputs(student_
 @pytest.mark.parametrize("name", [p.name for p in CHAPTERS])
 def test_student_edition_runs_top_to_bottom_with_every_check_not_attempted(name, student_dir):
     nb = nbformat.read(student_dir / name, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    ).execute()
     checks = [c for c in _graded(nb.cells, "grade") if c.cell_type == "code"]
     assert checks
     for cell in checks:
@@ -174,14 +205,24 @@ def course(tmp_path_factory, student_dir):
     """A throwaway nbgrader course with chapter 1: released, then autograded for two students."""
     root = tmp_path_factory.mktemp("course")
     (root / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.root = {str(root)!r}\nc.ExecutePreprocessor.timeout = 600\n")
+        f"c = get_config()\nc.CourseDirectory.root = {str(root)!r}\nc.ExecutePreprocessor.timeout = 600\n"
+    )
     chapter = CHAPTERS[0].name
     (root / "source" / "ch01").mkdir(parents=True)
     shutil.copy(CHAPTERS[0], root / "source" / "ch01" / chapter)
-    env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
 
     def nbgrader(*args):
-        run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     nbgrader("generate_assignment", "ch01", "--force")
@@ -199,7 +240,11 @@ def test_nbgrader_releases_the_chapter_without_solutions(course):
     assert not any("Answer key" in c.source for c in released)
     keys = [c for c in _graded(released, "solution") if c.cell_type == "markdown"]
     assert keys and all(c.source == "YOUR ANSWER HERE" for c in keys)
-    assert all("raise NotImplementedError()" in c.source for c in _graded(released, "solution") if c.cell_type == "code")
+    assert all(
+        "raise NotImplementedError()" in c.source
+        for c in _graded(released, "solution")
+        if c.cell_type == "code"
+    )
 
 
 @pytest.mark.slow
@@ -216,5 +261,7 @@ def test_nbgrader_gives_full_marks_to_the_solutions_and_zero_to_the_stubs(course
         manual = [g for g in full.grades if g.cell_type == "markdown"]
         assert auto and manual
         assert all(g.score == g.max_score for g in auto)
-        assert all(g.needs_manual_grade for g in manual), "the instructor's answers wait for a human"
+        assert all(g.needs_manual_grade for g in manual), (
+            "the instructor's answers wait for a human"
+        )
         assert empty.score == 0 and not any(g.needs_manual_grade for g in empty.grades)

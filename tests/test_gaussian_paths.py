@@ -32,8 +32,12 @@ def test_derivatives_match_finite_differences(name):
     path = paths.get_schedule(name)
     t = torch.linspace(0.05, 0.95, 19, dtype=torch.float64)
     h = 1e-6
-    assert_close(path.d_alpha(t), (path.alpha(t + h) - path.alpha(t - h)) / (2 * h), rtol=1e-5, atol=1e-6)
-    assert_close(path.d_sigma(t), (path.sigma(t + h) - path.sigma(t - h)) / (2 * h), rtol=1e-5, atol=1e-6)
+    assert_close(
+        path.d_alpha(t), (path.alpha(t + h) - path.alpha(t - h)) / (2 * h), rtol=1e-5, atol=1e-6
+    )
+    assert_close(
+        path.d_sigma(t), (path.sigma(t + h) - path.sigma(t - h)) / (2 * h), rtol=1e-5, atol=1e-6
+    )
     assert_close(path.sigma_d_sigma(t), path.sigma(t) * path.d_sigma(t))
 
 
@@ -105,12 +109,17 @@ def test_conversions_clamp_the_end_points(gen):
 
 def test_velocity_formula_of_the_issue(gen):
     """score = (alpha u - alpha' x) / (sigma (alpha' sigma - alpha sigma'))."""
-    x, u = torch.randn(4, 2, generator=gen, dtype=torch.float64), torch.randn(4, 2, generator=gen, dtype=torch.float64)
+    x, u = (
+        torch.randn(4, 2, generator=gen, dtype=torch.float64),
+        torch.randn(4, 2, generator=gen, dtype=torch.float64),
+    )
     t = torch.tensor(0.35, dtype=torch.float64)
     for name in SCHEDULES:
         p = paths.get_schedule(name)
         a, s, da, ds = p.alpha(t), p.sigma(t), p.d_alpha(t), p.d_sigma(t)
-        assert_close(paths.score_from_velocity(u, x, 0.35, name), (a * u - da * x) / (s * (da * s - a * ds)))
+        assert_close(
+            paths.score_from_velocity(u, x, 0.35, name), (a * u - da * x) / (s * (da * s - a * ds))
+        )
 
 
 def _autograd_score(log_prob, x):
@@ -132,7 +141,9 @@ def test_score_of_the_exact_field_is_the_gradient_of_the_exact_log_density(name,
 def test_linear_exact_field_and_density_are_unchanged(gen):
     x = torch.randn(50, 2, generator=gen)
     assert torch.equal(exact.ring_field(schedule="linear")(x, 0.3), exact.ring_field()(x, 0.3))
-    assert torch.equal(exact.ring_log_prob(t=0.3, schedule="linear")(x), exact.ring_log_prob(t=0.3)(x))
+    assert torch.equal(
+        exact.ring_log_prob(t=0.3, schedule="linear")(x), exact.ring_log_prob(t=0.3)(x)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +169,9 @@ def test_sample_sde_with_the_exact_field_reaches_the_ring(name, noise, ring_refe
     reference, band = ring_reference
     g = fm.seed_everything(2)
     x_0 = torch.randn(1000, 2, generator=g)
-    sol = solvers.sample_sde(exact.ring_field(schedule=name), x_0, n_steps=100, noise=noise, schedule=name, generator=g)
+    sol = solvers.sample_sde(
+        exact.ring_field(schedule=name), x_0, n_steps=100, noise=noise, schedule=name, generator=g
+    )
     assert isinstance(sol, fm.Solution) and sol.nfe == 100 and sol.trajectory is None
     assert metrics.mmd(sol.x, reference) <= band.p90 + 1e-3
 
@@ -177,14 +190,20 @@ def test_sample_sde_is_reproducible_and_leaves_its_input_alone(gen):
     x_0 = torch.randn(64, 2, generator=gen)
     copy = x_0.clone()
     field = exact.ring_field(schedule="cosine")
-    a = solvers.sample_sde(field, x_0, n_steps=20, schedule="cosine", generator=torch.Generator().manual_seed(3))
-    b = solvers.sample_sde(field, x_0, n_steps=20, schedule="cosine", generator=torch.Generator().manual_seed(3))
+    a = solvers.sample_sde(
+        field, x_0, n_steps=20, schedule="cosine", generator=torch.Generator().manual_seed(3)
+    )
+    b = solvers.sample_sde(
+        field, x_0, n_steps=20, schedule="cosine", generator=torch.Generator().manual_seed(3)
+    )
     assert torch.equal(a.x, b.x) and torch.equal(x_0, copy)
     assert torch.isfinite(a.x).all()
 
 
 def test_sample_time_logit_normal_is_in_the_open_interval():
-    t = paths.sample_time(10_000, generator=torch.Generator().manual_seed(0), time_sampling="logit-normal")
+    t = paths.sample_time(
+        10_000, generator=torch.Generator().manual_seed(0), time_sampling="logit-normal"
+    )
     assert t.shape == (10_000, 1) and (t > 0).all() and (t < 1).all()
     assert abs(float(t.mean()) - 0.5) < 0.01 and float(t.std()) < 0.25  # peaked in the middle
 
@@ -201,8 +220,15 @@ def test_default_training_is_bit_identical_to_before():
     data = fm.ring_of_gaussians(2000, generator=g)
     again = fm.VelocityField()
     explicit = fm.train_flow(
-        again, data, n_steps=30, batch_size=256, generator=g, progress=False,
-        schedule="linear", prediction="velocity", time_sampling="uniform",
+        again,
+        data,
+        n_steps=30,
+        batch_size=256,
+        generator=g,
+        progress=False,
+        schedule="linear",
+        prediction="velocity",
+        time_sampling="uniform",
     )
     assert explicit.loss == history.loss
 
@@ -213,8 +239,15 @@ def test_every_prediction_trains(prediction):
     data = fm.ring_of_gaussians(500, generator=g)
     model = fm.VelocityField(hidden_dim=16, n_hidden=1)
     history = fm.train_flow(
-        model, data, n_steps=5, batch_size=64, schedule="cosine", prediction=prediction,
-        time_sampling="logit-normal", generator=g, progress=False,
+        model,
+        data,
+        n_steps=5,
+        batch_size=64,
+        schedule="cosine",
+        prediction=prediction,
+        time_sampling="logit-normal",
+        generator=g,
+        progress=False,
     )
     assert history.n_steps == 5 and all(math.isfinite(v) for v in history.loss)
 
@@ -224,7 +257,16 @@ def test_a_vp_epsilon_model_samples_near_the_modes_through_both_samplers(ring_re
     g = fm.seed_everything(0)
     data = fm.ring_of_gaussians(5000, generator=g)
     model = fm.VelocityField()
-    fm.train_flow(model, data, n_steps=600, batch_size=500, schedule="vp", prediction="epsilon", generator=g, progress=False)
+    fm.train_flow(
+        model,
+        data,
+        n_steps=600,
+        batch_size=500,
+        schedule="vp",
+        prediction="epsilon",
+        generator=g,
+        progress=False,
+    )
     velocity = paths.as_velocity(model, prediction="epsilon", schedule="vp")
     assert "epsilon" in repr(velocity)
     x_0 = torch.randn(1000, 2, generator=g)
@@ -242,16 +284,47 @@ def test_a_vp_epsilon_model_samples_near_the_modes_through_both_samplers(ring_re
     ("call", "choices"),
     [
         (lambda: paths.get_schedule("cosin"), "linear, cosine, vp"),
-        (lambda: paths.interpolate(torch.zeros(2, 2), torch.zeros(2, 2), 0.5, schedule="ve"), "linear, cosine, vp"),
+        (
+            lambda: paths.interpolate(torch.zeros(2, 2), torch.zeros(2, 2), 0.5, schedule="ve"),
+            "linear, cosine, vp",
+        ),
         (lambda: exact.ring_field(schedule="VP"), "linear, cosine, vp"),
         (lambda: exact.ring_log_prob(t=0.5, schedule="sigmoid"), "linear, cosine, vp"),
-        (lambda: paths.as_velocity(lambda x, t: x, prediction="noise"), "velocity, epsilon, x1, score"),
-        (lambda: paths.convert(torch.zeros(2, 2), torch.zeros(2, 2), 0.5, source="eps", target="score"), "velocity, epsilon, x1, score"),
+        (
+            lambda: paths.as_velocity(lambda x, t: x, prediction="noise"),
+            "velocity, epsilon, x1, score",
+        ),
+        (
+            lambda: paths.convert(
+                torch.zeros(2, 2), torch.zeros(2, 2), 0.5, source="eps", target="score"
+            ),
+            "velocity, epsilon, x1, score",
+        ),
         (lambda: paths.sample_time(3, time_sampling="lognormal"), "uniform, logit-normal"),
-        (lambda: fm.train_flow(fm.VelocityField(), torch.zeros(10, 2), schedule="edm", progress=False), "linear, cosine, vp"),
-        (lambda: fm.train_flow(fm.VelocityField(), torch.zeros(10, 2), prediction="v", progress=False), "velocity, epsilon, x1, score"),
-        (lambda: fm.train_flow(fm.VelocityField(), torch.zeros(10, 2), time_sampling="beta", progress=False), "uniform, logit-normal"),
-        (lambda: solvers.sample_sde(lambda x, t: x, torch.zeros(2, 2), n_steps=2, schedule="cos"), "linear, cosine, vp"),
+        (
+            lambda: fm.train_flow(
+                fm.VelocityField(), torch.zeros(10, 2), schedule="edm", progress=False
+            ),
+            "linear, cosine, vp",
+        ),
+        (
+            lambda: fm.train_flow(
+                fm.VelocityField(), torch.zeros(10, 2), prediction="v", progress=False
+            ),
+            "velocity, epsilon, x1, score",
+        ),
+        (
+            lambda: fm.train_flow(
+                fm.VelocityField(), torch.zeros(10, 2), time_sampling="beta", progress=False
+            ),
+            "uniform, logit-normal",
+        ),
+        (
+            lambda: solvers.sample_sde(
+                lambda x, t: x, torch.zeros(2, 2), n_steps=2, schedule="cos"
+            ),
+            "linear, cosine, vp",
+        ),
     ],
 )
 def test_bad_names_raise_value_errors_naming_the_choices(call, choices):

@@ -33,12 +33,19 @@ def lab(tmp_path_factory):
     """`make lab` with no browser on a free port; yields (base url, token, log path)."""
     port = _free_port()
     log = tmp_path_factory.mktemp("lab") / "lab.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_TOKEN", "VIRTUAL_ENV"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_TOKEN", "VIRTUAL_ENV"))
+    }
     env["JUPYTER_RUNTIME_DIR"] = str(log.parent / "runtime")
     with open(log, "w") as out:
         process = subprocess.Popen(
             ["make", "--no-print-directory", "lab", f"LAB_ARGS=--no-browser --port={port}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         token, deadline = None, time.monotonic() + 600  # the first run installs the environment
         while token is None and time.monotonic() < deadline:
@@ -86,6 +93,13 @@ def test_the_students_lab_carries_no_grading_or_browser_test_tools(lab):
     assert "nbgrader" not in text, "the student's JupyterLab loads no nbgrader extension"
     venv = ROOT / os.environ.get("VENV", ".venv")
     for tool in ("nbgrader", "playwright", "pytest"):
-        found = subprocess.run([str(venv / "bin" / "python"), "-c", f"import {tool}"], capture_output=True)
+        found = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", f"import {tool}"], capture_output=True
+        )
         assert found.returncode != 0, f"{tool} is in the student's environment"
-    assert subprocess.run([str(venv / "bin" / "python"), "-c", "import fmkit, ipywidgets, torch"]).returncode == 0
+    assert (
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import fmkit, ipywidgets, torch"]
+        ).returncode
+        == 0
+    )
