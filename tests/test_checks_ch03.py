@@ -4,16 +4,11 @@ agree with fmkit (solvers, metrics, the exact ring field)."""
 import cases_ch03 as cases
 import pytest
 import torch
+from verdicts import wrong_message as _message
 
 import fmkit as fm
 from fmkit import checks, metrics, solvers
 from fmkit.checks import ch03
-
-
-def _message(check, fn):
-    result = check(fn, quiet=True)
-    assert result.status == "wrong", result
-    return result.message
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ mistake with its own hint, report a stub as not attempted, and agree with fmkit'
 import cases_ch05 as cases
 import pytest
 import torch
+from verdicts import wrong_message as _message
 
 from fmkit import exact, paths, solvers
 from fmkit.checks import NOT_ATTEMPTED
@@ -34,12 +35,6 @@ def test_checker_accepts_the_reference_and_rejects_the_wrong_answers(name, capsy
 @pytest.mark.parametrize("name", list(gp.CHECKS))
 def test_checker_reports_a_stub_as_not_attempted(name):
     assert gp.CHECKS[name](stub, quiet=True).status == NOT_ATTEMPTED
-
-
-def _message(check, fn):
-    result = check(fn, quiet=True)
-    assert result.status == "wrong", result
-    return result.message
 
 
 @pytest.mark.parametrize(

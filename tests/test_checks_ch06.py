@@ -7,16 +7,11 @@ import math
 import cases_ch06 as cases
 import pytest
 import torch
+from verdicts import wrong_message as _message
 
 import fmkit as fm
 from fmkit import checks, likelihood
 from fmkit.checks import ch06
-
-
-def _message(check, fn):
-    result = check(fn, quiet=True)
-    assert result.status == "wrong", result
-    return result.message
 
 
 @pytest.mark.parametrize(

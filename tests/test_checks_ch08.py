@@ -6,16 +6,11 @@ import math
 import cases_ch08 as cases
 import pytest
 import torch
+from verdicts import wrong_message as _message
 
 import fmkit as fm
 from fmkit import checks
 from fmkit.checks import ch08
-
-
-def _message(check, fn):
-    result = check(fn, quiet=True)
-    assert result.status == "wrong", result
-    return result.message
 
 
 @pytest.mark.parametrize(
