@@ -68,4 +68,4 @@ bench: install-test
 	$(PY) benchmarks/recipe_cost.py
 
 clean:
-	rm -rf $(VENV) $(TEST_VENV) _book student test-output .pytest_cache
+	rm -rf $(VENV) $(TEST_VENV) _book student test-output .pytest_cache .ruff_cache .browser-assets
