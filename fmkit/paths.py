@@ -168,10 +168,6 @@ def get_schedule(schedule: str | Schedule = "linear") -> Schedule:
     return SCHEDULE_BUILDERS[check.choice(schedule, "schedule", SCHEDULES)]()
 
 
-def _schedule_name(schedule) -> str:
-    return get_schedule(schedule).name
-
-
 def interpolate(
     x_0: torch.Tensor,
     x_1: torch.Tensor,

@@ -29,6 +29,7 @@ import time
 
 import nbformat
 import pytest
+from chromium import CHROMIUM, launched
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -37,16 +38,6 @@ import build_book  # noqa: E402
 CHAPTERS = sorted(
     p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")
 )
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ASSETS = ROOT / ".browser-assets"
 NPM_PACKAGES = {  # what the pages load from CDNs, pinned
     "@jupyter-widgets/html-manager": "1.0.15",
@@ -259,12 +250,8 @@ class Router:
 
 @pytest.fixture(scope="module")
 def browser(assets):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 PICTURE = """el => [...el.querySelectorAll('img.fmkit-picture')].map(i => i.getAttribute('src')).join('|')"""
