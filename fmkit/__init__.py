@@ -25,7 +25,7 @@ from .solvers import (
     rk4_step,
     sample_sde,
 )
-from .train import History, flow_matching_loss, train_flow, train_on_pairs
+from .train import History, fit, flow_matching_loss, train_flow, train_on_pairs
 from .utils import Velocity, default_device, seed_everything
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "rk4_step",
     "sample_sde",
     "History",
+    "fit",
     "flow_matching_loss",
     "train_flow",
     "train_on_pairs",

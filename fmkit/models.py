@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -19,22 +21,60 @@ def _inputs(module: nn.Module, x, dim: int) -> torch.Tensor:
     return x
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers of the given widths with ReLU between them (none after the last)."""
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}
+TIME_EMBEDDINGS = ("mlp", "sinusoidal")
+
+
+def mlp(sizes: list[int], activation: str = "relu") -> nn.Sequential:
+    """Linear layers of the given widths with ``activation`` between them (none after the last)."""
+    act = ACTIVATIONS[check.choice(activation, "activation", tuple(ACTIVATIONS))]
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(act())
     return nn.Sequential(*layers)
+
+
+class SinusoidalTime(nn.Module):
+    """Fixed sine and cosine features of ``t``: ``(batch, 1) -> (batch, n_features)``.
+
+    Half the features are ``sin(2 pi f t)`` and half ``cos(2 pi f t)``, with frequencies ``f``
+    spaced geometrically from ``1 / 2`` to ``max_frequency`` cycles over [0, 1]: low ones tell
+    early from late, high ones resolve small differences in ``t`` that a network fed the bare
+    number would have to build up layer by layer.
+    """
+
+    def __init__(self, n_features: int = 16, max_frequency: float = 64.0):
+        super().__init__()
+        n_features = check.count(n_features, "n_features", minimum=2)
+        if n_features % 2:
+            raise ValueError(f"n_features must be even (sines and cosines); got {n_features}")
+        max_frequency = check.real(max_frequency, "max_frequency", low=0.5)
+        freqs = torch.logspace(math.log10(0.5), math.log10(max_frequency), n_features // 2)
+        self.register_buffer("freqs", 2 * math.pi * freqs)  # (n_features / 2,), radians per unit t
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        angles = t * self.freqs  # (batch, 1) * (n_features / 2,) -> (batch, n_features / 2)
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+def _time_embedding(kind: str, width: int, activation: str = "relu") -> nn.Module:
+    """``t`` ``(batch, 1)`` to a ``(batch, width)`` embedding: a small MLP on the number
+    itself (``"mlp"``, the source chapter's), or on its sinusoidal features (``"sinusoidal"``)."""
+    if check.choice(kind, "time embedding", TIME_EMBEDDINGS) == "mlp":
+        return mlp([1, width, width, width], activation)
+    return nn.Sequential(SinusoidalTime(width), mlp([width, width, width], activation))
 
 
 class VelocityField(nn.Module):
     """An MLP that predicts the velocity at position ``x`` and time ``t``.
 
-    Time is a continuous input, so a small MLP lifts the scalar ``t`` to a
-    ``time_emb_dim`` embedding; the main MLP reads ``[x, embedding]`` through
-    ``n_hidden`` ReLU layers of width ``hidden_dim`` and outputs a vector of size ``dim``.
+    Time is a continuous input, lifted to a ``time_emb_dim`` embedding by a small MLP
+    (``time_embedding="mlp"``) or by sinusoidal features and an MLP (``"sinusoidal"``; see
+    :func:`time_embedding`); the main MLP reads ``[x, embedding]`` through ``n_hidden``
+    layers of width ``hidden_dim`` with ``activation`` (``"relu"``, ``"silu"``, ``"gelu"``,
+    ``"elu"``, ``"tanh"``) between them and outputs a vector of size ``dim``.
 
     >>> v = VelocityField()
     >>> v(torch.zeros(5, 2), 0.5).shape
@@ -42,7 +82,14 @@ class VelocityField(nn.Module):
     """
 
     def __init__(
-        self, dim: int = 2, time_emb_dim: int = 16, hidden_dim: int = 128, n_hidden: int = 4
+        self,
+        dim: int = 2,
+        time_emb_dim: int = 16,
+        hidden_dim: int = 128,
+        n_hidden: int = 4,
+        *,
+        activation: str = "relu",
+        time_embedding: str = "mlp",
     ):
         super().__init__()
         dim, time_emb_dim, hidden_dim = (
@@ -51,8 +98,8 @@ class VelocityField(nn.Module):
         )
         n_hidden = check.count(n_hidden, "n_hidden", minimum=0)
         self.dim = dim
-        self.time_mlp = mlp([1, time_emb_dim, time_emb_dim, time_emb_dim])
-        self.net = mlp([dim + time_emb_dim] + [hidden_dim] * n_hidden + [dim])
+        self.time_mlp = _time_embedding(time_embedding, time_emb_dim, activation)
+        self.net = mlp([dim + time_emb_dim] + [hidden_dim] * n_hidden + [dim], activation)
 
     def forward(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         x = _inputs(self, x, self.dim)  # (batch, dim)
@@ -65,7 +112,7 @@ class ConditionalVelocityField(nn.Module):
 
     Each of the ``n_classes`` labels, plus one extra "no label" entry (label ``-1``), gets
     a learned embedding that joins ``x`` and the time embedding at the input of the main
-    MLP. Trained with label dropout (``train_flow(..., labels=..., label_dropout=0.2)``),
+    MLP; ``activation`` and ``time_embedding`` are as in :class:`VelocityField`. Trained with label dropout (``train_flow(..., labels=..., label_dropout=0.2)``),
     the one network gives both the conditional field and the unconditional one, which is
     what classifier-free guidance (:mod:`fmkit.guidance`) combines.
 
@@ -82,6 +129,9 @@ class ConditionalVelocityField(nn.Module):
         label_emb_dim: int = 16,
         hidden_dim: int = 128,
         n_hidden: int = 4,
+        *,
+        activation: str = "relu",
+        time_embedding: str = "mlp",
     ):
         super().__init__()
         n_classes, dim, time_emb_dim, label_emb_dim, hidden_dim = (
@@ -96,9 +146,11 @@ class ConditionalVelocityField(nn.Module):
         )
         n_hidden = check.count(n_hidden, "n_hidden", minimum=0)
         self.dim, self.n_classes = dim, n_classes
-        self.time_mlp = mlp([1, time_emb_dim, time_emb_dim, time_emb_dim])
+        self.time_mlp = _time_embedding(time_embedding, time_emb_dim, activation)
         self.label_emb = nn.Embedding(n_classes + 1, label_emb_dim)  # the last row is "no label"
-        self.net = mlp([dim + time_emb_dim + label_emb_dim] + [hidden_dim] * n_hidden + [dim])
+        self.net = mlp(
+            [dim + time_emb_dim + label_emb_dim] + [hidden_dim] * n_hidden + [dim], activation
+        )
 
     def forward(
         self, x: torch.Tensor, t: float | torch.Tensor, label: torch.Tensor | int | None = None

@@ -369,8 +369,23 @@ def sample_time(
     return torch.sigmoid(torch.randn(n, 1, generator=generator))
 
 
+# Above this many points POT's network simplex (ot.emd) beats SciPy's assignment solver;
+# measured on one core of the reference machine: SciPy 0.13 ms vs POT 0.31 ms at 50 points,
+# about equal at 256-512, POT 67 ms vs SciPy 85 ms at 1000.
+POT_ABOVE = 384
+
+
 def _assignment(cost: np.ndarray) -> np.ndarray:
-    """Column matched to each row by an exact assignment solve of a square cost matrix."""
+    """Column matched to each row by an exact assignment solve of a square cost matrix,
+    with whichever exact solver is faster at its size (both find the optimum)."""
+    n = len(cost)
+    if n > POT_ABOVE:
+        import ot
+
+        weights = np.full(n, 1.0 / n)
+        cols = ot.emd(weights, weights, cost).argmax(axis=1)  # a permutation matrix / n
+        if len(np.unique(cols)) == n:
+            return cols
     from scipy.optimize import linear_sum_assignment
 
     rows, cols = linear_sum_assignment(cost)
@@ -398,8 +413,8 @@ def ot_permutation(x_0: torch.Tensor, x_1: torch.Tensor) -> torch.Tensor:
     """The reordering of ``x_0`` that minimises the summed squared distance to ``x_1``.
 
     Exact optimal transport between two equal-size, uniformly weighted point clouds is an
-    assignment problem (its plan is a permutation), so SciPy's assignment solver gives the
-    same answer as POT's ``ot.emd``, faster on small batches.
+    assignment problem (its plan is a permutation): SciPy's assignment solver finds it
+    faster on small batches, POT's ``ot.emd`` above :data:`POT_ABOVE` points.
     Returns indices ``perm`` such that ``x_0[perm][i]`` is paired with ``x_1[i]``.
     """
     x_0, x_1 = _pair(x_0, x_1)
