@@ -395,6 +395,21 @@ def velocity_dim(velocity: Any, default: int | None = None) -> int | None:
     return default
 
 
+def sampling_dim(velocity: Any) -> int:
+    """The dimension to draw base points in for ``velocity``: its ``dim``. A network without
+    one is refused rather than guessed; a plain function (a toy field) works in the plane."""
+    dim = velocity_dim(velocity)
+    if dim is not None:
+        return dim
+    if placement(velocity) is not None:  # a network, or a wrapper around one
+        raise ValueError(
+            f"{type(velocity).__name__} has no dim attribute, so fmkit cannot tell how many "
+            "coordinates its samples have; train it with fm.train_flow (which records the "
+            "data's dimension), set model.dim = d, or pass start points x_0 of shape (n, d)"
+        )
+    return 2
+
+
 def for_velocity(
     x: Any, velocity: Any, name: str, *, fix: str = "clean or drop those rows first"
 ) -> torch.Tensor:

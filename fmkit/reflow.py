@@ -34,6 +34,6 @@ def reflow_pairs(
     method = check.choice(method, "solver method", METHODS)
     n_steps = check.steps(n_steps)
     device, dtype = check.placement(model) or (None, None)
-    draw = fm_data.base_sampler(base, check.velocity_dim(model, 2), device=device, dtype=dtype)
+    draw = fm_data.base_sampler(base, check.sampling_dim(model), device=device, dtype=dtype)
     x_0 = draw(n, generator=check.generator(generator))  # (n, dim)
     return x_0, integrate(model, x_0, n_steps=n_steps, method=method).x

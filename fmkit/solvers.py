@@ -224,7 +224,7 @@ def generate(
         n = check.count(n_or_x0, "n_or_x0 (the number of samples, or the start points)")
         check.network_memory(model, n, f"generating {n:,} samples")
         device, dtype = check.placement(model) or (None, None)
-        draw = fm_data.base_sampler(base, check.velocity_dim(model, 2), device=device, dtype=dtype)
+        draw = fm_data.base_sampler(base, check.sampling_dim(model), device=device, dtype=dtype)
         x_0 = draw(n, generator=check.generator(generator))  # (n, dim), in the model's dimension
     return integrate(model, x_0, n_steps=n_steps, method=method).x
 
