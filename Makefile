@@ -13,7 +13,7 @@ export OMP_NUM_THREADS ?= 1
 LAB_IP    ?= 127.0.0.1
 LAB_ARGS  ?=
 
-.PHONY: install install-test lab test check lint format book notebooks student bench bench-quick clean
+.PHONY: install install-test lab test check lint format book notebooks student bench bench-quick bench-peers clean
 
 # torch is pinned below 2.14 in pyproject.toml so that pip takes the CPU build, never a CUDA one.
 $(VENV)/.installed-stamp: pyproject.toml
@@ -66,6 +66,13 @@ bench: install-test
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/quality_vs_nfe.py
 	$(PY) benchmarks/recipe_cost.py
+
+# fmkit against TorchCFM 1.0.7 (benchmarks/peers.py). Its package and torchdyn (whose moons
+# TorchCFM's sample_moons draws) go in with --no-deps, so pip never touches torch; what their
+# matchers and samplers import (NumPy, SciPy, scikit-learn, POT, matplotlib) is there already.
+bench-peers: install-test
+	$(TEST_VENV)/bin/python -m pip install --quiet --no-deps torchcfm==1.0.7 torchdyn==1.0.6
+	$(PY) benchmarks/peers.py
 
 clean:
 	rm -rf $(VENV) $(TEST_VENV) _book student test-output .pytest_cache .ruff_cache .browser-assets
