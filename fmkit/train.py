@@ -295,8 +295,7 @@ def _diverged(value: float, step: int, lr: float) -> FloatingPointError:
 
 def _copy(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
     with torch.no_grad():
-        for target, source in zip(targets, sources, strict=True):
-            target.copy_(source)
+        torch._foreach_copy_(targets, sources)  # one call for every tensor
 
 
 def _clone(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -418,8 +417,7 @@ def _fit(
             if state.average is not None:  # a short run warms the average up (1 + k) / (10 + k)
                 weight = 1.0 - min(state.ema, (1 + step) / (10 + step))
                 with torch.no_grad():
-                    for avg, p in zip(state.average, params, strict=True):
-                        avg.lerp_(p, weight)
+                    torch._foreach_lerp_(state.average, params, weight)
             history.loss.append(value)
             history.wall_time.append(time.perf_counter() - start)
             taken = step + 1
