@@ -66,6 +66,7 @@ bench: install-test
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/quality_vs_nfe.py
 	$(PY) benchmarks/recipe_cost.py
+	$(PY) benchmarks/digits.py
 
 # fmkit against TorchCFM 1.0.7 (benchmarks/peers.py). Its package and torchdyn (whose moons
 # TorchCFM's sample_moons draws) go in with --no-deps, so pip never touches torch; what their

@@ -4,12 +4,26 @@ One idea per module: ``data`` (targets and bases), ``paths`` (couplings and the 
 path), ``models`` (the velocity networks), ``train`` (the regression loop), ``solvers``
 (ODE integration), ``exact`` (true marginal fields and densities), ``metrics`` (sample
 quality, straightness), ``reflow`` (rectified flow), ``likelihood`` (log-densities by the
-change of variables), ``guidance`` (classifier-free guidance); ``plot`` and ``widgets``
-(figures and explorers) are imported on their own.
+change of variables), ``guidance`` (classifier-free guidance), ``latent`` (PCA codes and
+an autoencoder), ``recipes`` (the chapters' named training configurations); ``plot`` and
+``widgets`` (figures and explorers) are imported on their own.
 Importing fmkit sets no style, seeds nothing and downloads nothing.
 """
 
-from . import data, exact, guidance, likelihood, metrics, models, paths, reflow, solvers, train
+from . import (
+    data,
+    exact,
+    guidance,
+    latent,
+    likelihood,
+    metrics,
+    models,
+    paths,
+    recipes,
+    reflow,
+    solvers,
+    train,
+)
 from .data import make_loader, names, ring_of_gaussians, sample
 from .guidance import guided_velocity
 from .likelihood import log_likelihood
@@ -32,10 +46,12 @@ __all__ = [
     "data",
     "exact",
     "guidance",
+    "latent",
     "likelihood",
     "metrics",
     "models",
     "paths",
+    "recipes",
     "reflow",
     "solvers",
     "train",

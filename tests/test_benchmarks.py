@@ -10,7 +10,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("script", ["train_throughput", "quality_vs_nfe", "recipe_cost", "peers"])
+@pytest.mark.parametrize(
+    "script", ["train_throughput", "quality_vs_nfe", "recipe_cost", "peers", "digits"]
+)
 def test_benchmark_runs_quickly_and_writes_a_table_and_a_plot(script, tmp_path):
     run = subprocess.run(
         [

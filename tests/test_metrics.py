@@ -104,3 +104,38 @@ def test_reach_and_spread_of_class_samples():
     assert metrics.spread(x[[0, 1, 3]], means[0]) == pytest.approx(0.2)  # distances 0.1, 0.3, 0.2
     with pytest.raises(ValueError, match=r"label must be in 0..1"):
         metrics.reach(x, means, 2)
+
+
+def _projection(dim: int, k: int) -> torch.Tensor:
+    return torch.randn(dim, k, generator=torch.Generator().manual_seed(7)) / dim**0.5
+
+
+def test_feature_mmd_reads_two_real_draws_inside_its_band_and_a_wrong_model_above(gen):
+    weights = _projection(16, 8)
+    features = lambda x: torch.tanh(x @ weights)  # a fixed feature map, (batch, 8)
+    real = torch.randn(400, 16, generator=gen)
+    same = metrics.feature_mmd(torch.randn(300, 16, generator=gen), real, features, generator=gen)
+    assert same.n == 200 and same.covered, same
+    assert len(same.scores) == len(same.band.values) == 20
+    # The kernel's width is the median feature distance of the real images, fixed by them.
+    assert same.bandwidth == pytest.approx(float(torch.pdist(features(real).double()).median()))
+    shifted = torch.randn(300, 16, generator=gen) + 1.0
+    wrong = metrics.feature_mmd(shifted, real, features, generator=gen)
+    assert not wrong.covered and wrong.score > 10 * same.band.p90, wrong
+
+
+def test_feature_mmd_band_comes_from_disjoint_halves(gen):
+    # The two halves of one real set share no rows: the band is centred on zero, not pulled
+    # below it, so its median sits well inside +-(its own spread).
+    real = torch.randn(300, 4, generator=gen)
+    result = metrics.feature_mmd(real[:100], real, lambda x: x, n_repeats=40, generator=gen)
+    spread = result.band.p90 - result.band.p10
+    assert abs(result.band.median) < 0.5 * spread, result
+
+
+def test_feature_mmd_refuses_sizes_it_cannot_split(gen):
+    real = torch.randn(50, 4, generator=gen)
+    with pytest.raises(ValueError, match="n can be 2 to 25"):
+        metrics.feature_mmd(real, real, lambda x: x, n=40)
+    with pytest.raises(ValueError, match="feature rows"):
+        metrics.feature_mmd(real, real, lambda x: x[:3])
