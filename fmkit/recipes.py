@@ -70,9 +70,12 @@ def digits_flow(
     appear, and the samples sit further from their nearest training image than held-out
     real digits do (median 2.60 against 2.29): new digits, not copies.
 
-    Cost: 1.8x the first recipe's training time (22.8 against 12.1 CPU seconds on the
-    reference machine while shared with other jobs, so about 13 s on an idle core, where
-    the first recipe takes about 7 s). ``train_settings`` go to :func:`fmkit.train_flow`.
+    Cost: 1.83x the first recipe's training time (7.16 against 5.88 ms of CPU per step,
+    3000 steps against 2000; 21.5 CPU seconds on the reference machine while it was shared
+    with other jobs). Longer or wider runs raise the confidence further (0.917 with 9000
+    steps, or with 512 units per layer) but pull the samples to 2.05-2.07 from their
+    nearest training image, closer than held-out digits: towards copies of the 1500
+    training images. ``train_settings`` go to :func:`fmkit.train_flow`.
     """
     data = _rows(data)
     scale = check.positive(scale, "scale", fix=f"{DIGITS_SCALE} is the recipe's")
@@ -114,7 +117,12 @@ def digits_conditional_flow(
     """The class-conditional flow on 8x8 digits, trained on pixels in [-1, 1] (``scale``
     1), with label dropout for classifier-free guidance: :func:`fmkit.guided_velocity`.
 
-    TODO numbers. ``train_settings`` go to :func:`fmkit.train_flow`.
+    The chapter's network (3 layers of 256, 2000 steps of 256), about the cost of the
+    first pixel flow (1.02x; 12.0 CPU seconds on the shared reference machine). Asked
+    for fifty of each digit, its samples are recognised as asked 96% of the time unguided
+    (``w = 1``, mean confidence 0.932) and 100% at ``w = 2`` (0.998, nearest training
+    image 2.35 against 2.29 for held-out digits). ``train_settings`` go to
+    :func:`fmkit.train_flow`.
     """
     data = _rows(data)
     model = ConditionalVelocityField(
@@ -155,7 +163,11 @@ def digits_autoencoder(
     **train_settings,
 ) -> tuple[Autoencoder, History]:
     """The chapter's learned compressor: an :class:`fmkit.latent.Autoencoder` 64 -> 128 ->
-    128 -> 8 and back, trained by :func:`fmkit.latent.train_autoencoder`. TODO numbers."""
+    128 -> 8 and back (SiLU), 1000 steps of 256, trained by
+    :func:`fmkit.latent.train_autoencoder`: 2.2 CPU seconds on the shared reference
+    machine. Its reconstructions of held-out digits convince the classifier as much as
+    the digits themselves (mean confidence 0.918); in a trial run their mean squared
+    error per pixel was 0.057, where PCA needs 16 components for 0.049 (8 give 0.101)."""
     return train_autoencoder(
         data,
         latent_dim=latent_dim,
@@ -175,20 +187,38 @@ def digits_latent_flow(
     batch_size: int = 256,
     hidden_dim: int = 128,
     n_hidden: int = 4,
+    activation: str = "silu",
+    time_embedding: str = "sinusoidal",
+    time_sampling: str = "logit-normal",
     progress: bool = False,
     **train_settings,
 ) -> tuple[VelocityField, History]:
-    """A flow on standardised codes ``(n, latent_dim)`` (``compressor.encode(train)``, with
-    :func:`digits_pca` or :func:`digits_autoencoder`): the course's default network,
-    4 layers of 128. Sample with ``sample_digits(model, n, decode=compressor.decode)``.
-    TODO numbers."""
+    """A flow on standardised codes ``(n, latent_dim)``, ``compressor.encode(train)`` with
+    :func:`digits_pca` or :func:`digits_autoencoder`: the course's default network (4 layers
+    of 128) with :func:`digits_flow`'s sinusoidal time, SiLU and logit-normal times. Sample
+    with ``sample_digits(model, n, decode=compressor.decode)``.
+
+    0.44x the first pixel flow's cost (5.2 CPU seconds on the shared reference machine).
+    Decoded samples: mean confidence 0.817 on PCA-16 codes and 0.869 on the autoencoder's
+    8 codes; their nearest training image is 2.48 and 2.04 away, where the compressor's
+    own reconstructions of held-out digits sit at 2.11 and 1.95 (a decoder smooths, which
+    pulls every image towards the training set). ``train_settings`` go to
+    :func:`fmkit.train_flow`.
+    """
     codes = _rows(codes, "codes")
-    model = VelocityField(dim=codes.shape[1], hidden_dim=hidden_dim, n_hidden=n_hidden)
+    model = VelocityField(
+        dim=codes.shape[1],
+        hidden_dim=hidden_dim,
+        n_hidden=n_hidden,
+        activation=activation,
+        time_embedding=time_embedding,
+    )
     history = train_flow(
         model,
         codes,
         n_steps=n_steps,
         batch_size=batch_size,
+        time_sampling=time_sampling,
         generator=generator,
         progress=progress,
         **train_settings,
@@ -286,10 +316,15 @@ def digits_classifier(
     progress: bool = False,
     **fit_settings,
 ) -> tuple[DigitsClassifier, History]:
-    """Train the :class:`DigitsClassifier` that judges generated digits (cross-entropy,
-    :func:`fmkit.fit`).
+    """Train the :class:`DigitsClassifier` whose features judge generated digits
+    (cross-entropy on batches of ``batch_size`` rows, :func:`fmkit.fit`).
 
-    TODO: measured cost and accuracy.
+    On the chapter's split (1500 training digits) it takes 1.0-2.5 CPU seconds and gets
+    93% of the 297 held-out digits right. Use its :meth:`~DigitsClassifier.features` for
+    :func:`fmkit.metrics.feature_mmd`; its confidence is a poor judge on its own, because it
+    is sure of almost anything digit-shaped: 0.98 on held-out digits and still 0.85 on the
+    same digits blurred (3x3 mean), where the chapter's logistic regression reads 0.92 and
+    0.64.
     """
     data = check.points(data, "data", min_rows=2)
     labels = check.class_labels(labels, "labels", allow_none=False)
