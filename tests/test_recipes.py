@@ -108,3 +108,13 @@ def test_recipes_refuse_what_they_cannot_use(digits):
         recipes.digits_classifier(train, train_labels[:10], n_steps=1)
     with pytest.raises(ValueError, match="scale"):
         recipes.sample_digits(lambda x, t: x, 2, scale=-1.0)
+
+
+def test_sample_digits_undoes_the_training_scale_then_decodes_then_clamps(gen):
+    still = lambda x, t: torch.zeros_like(x)  # a field that leaves every point where it is
+    x_0 = torch.randn(6, 64, generator=gen) * 4
+    torch.testing.assert_close(recipes.sample_digits(still, x_0, scale=3.0), (x_0 / 3).clamp(-1, 1))
+    codes = torch.randn(5, 2, generator=gen)
+    decode = lambda z: z.repeat(1, 32) * 10  # (5, 2) -> (5, 64), mostly past the pixel range
+    out = recipes.sample_digits(still, codes, decode=decode)
+    torch.testing.assert_close(out, decode(codes).clamp(-1, 1))
