@@ -3,10 +3,11 @@
 One idea per module: ``data`` (targets and bases), ``paths`` (couplings and the straight
 path), ``models`` (the velocity networks), ``train`` (the regression loop), ``solvers``
 (ODE integration), ``exact`` (true marginal fields and densities), ``metrics`` (sample
-quality, straightness), ``reflow`` (rectified flow), ``likelihood`` (log-densities by the
-change of variables), ``guidance`` (classifier-free guidance), ``latent`` (PCA codes and
-an autoencoder), ``recipes`` (the chapters' named training configurations); ``plot`` and
-``widgets`` (figures and explorers) are imported on their own.
+quality, straightness), ``reflow`` (rectified flow), ``onestep`` (sampling with a learned
+flow map), ``likelihood`` (log-densities by the change of variables), ``guidance``
+(classifier-free guidance), ``latent`` (PCA codes and an autoencoder), ``recipes`` (the
+chapters' named training configurations); ``plot`` and ``widgets`` (figures and explorers)
+are imported on their own.
 Importing fmkit sets no style, seeds nothing and downloads nothing.
 """
 
@@ -18,6 +19,7 @@ from . import (
     likelihood,
     metrics,
     models,
+    onestep,
     paths,
     recipes,
     reflow,
@@ -50,6 +52,7 @@ __all__ = [
     "likelihood",
     "metrics",
     "models",
+    "onestep",
     "paths",
     "recipes",
     "reflow",

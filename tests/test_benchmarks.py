@@ -12,7 +12,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(
     "script",
-    ["train_throughput", "quality_vs_nfe", "recipe_cost", "peers", "digits", "recipe_ablation"],
+    [
+        "train_throughput",
+        "quality_vs_nfe",
+        "recipe_cost",
+        "peers",
+        "digits",
+        "recipe_ablation",
+        "onestep",
+    ],
 )
 def test_benchmark_runs_quickly_and_writes_a_table_and_a_plot(script, tmp_path):
     run = subprocess.run(
