@@ -69,6 +69,7 @@ bench: install-test
 	$(PY) benchmarks/digits.py
 	$(PY) benchmarks/recipe_ablation.py
 	$(PY) benchmarks/onestep.py
+	$(PY) benchmarks/ot_sub_batch.py
 
 # fmkit against TorchCFM 1.0.7 (benchmarks/peers.py). Its package and torchdyn (whose moons
 # TorchCFM's sample_moons draws) go in with --no-deps, so pip never touches torch; what their

@@ -20,6 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
         "digits",
         "recipe_ablation",
         "onestep",
+        "ot_sub_batch",
     ],
 )
 def test_benchmark_runs_quickly_and_writes_a_table_and_a_plot(script, tmp_path):
