@@ -1,5 +1,6 @@
 """Checkers for chapter 8, past two dimensions: judging samples in 64 dimensions, a PCA
-encoder, likelihoods of quantized pixels, and the capstone's evaluation of a flow."""
+encoder (the linear compressor of the latent flows), likelihoods of quantized pixels, and the
+capstone's evaluation of a flow."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .. import data, exact, likelihood, metrics, solvers
+from .. import data, exact, latent, likelihood, metrics, solvers
 from ._core import Result, Wrong, call, check_value, expect_close, matches, run_check
 
 # ------------------------------------------------------------------ the memorisation ratio
@@ -107,8 +108,9 @@ def pca_inputs(seed: int = 3, n: int = 10, dim: int = 12, k: int = 4):
 
 
 def pca_encode_reference(x, mean, components, scale):
-    """Standardised PCA codes: centre, project on each component, divide by its scale: (batch, k)."""
-    return (x - mean) @ components.T / scale
+    """Standardised PCA codes, as :meth:`fmkit.latent.PCACodes.encode` computes them for the
+    chapter's latent flow: centre, project on each component, divide by its scale: (batch, k)."""
+    return latent.PCACodes(mean, components, scale, explained=float("nan")).encode(x)
 
 
 def check_pca_encode(fn: Callable, *, quiet: bool = False) -> Result:
@@ -126,12 +128,13 @@ def check_pca_encode(fn: Callable, *, quiet: bool = False) -> Result:
             )
         if matches(answer, projected, atol=1e-4):
             raise Wrong(
-                "Those are the raw PCA coordinates: divide each by its scale, as the chapter did "
-                "before training (codes / scale), so that each has spread 1."
+                "Those are the raw PCA coordinates: divide each by its scale (pca.scale in the "
+                "chapter), so that each has spread 1, the scale of the flow's Gaussian base."
             )
         if matches(answer, projected * scale, atol=1e-4):
             raise Wrong(
-                "Divide by the scale, do not multiply: the flow was trained on codes / scale."
+                "Divide by the scale, do not multiply: the flow was trained on codes with "
+                "spread 1, the raw coordinates divided by their spread."
             )
         if matches(answer, mean + projected @ components, atol=1e-4):
             raise Wrong(
