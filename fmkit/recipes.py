@@ -54,6 +54,7 @@ def digits_flow(
     activation: str = "silu",
     time_embedding: str = "sinusoidal",
     time_sampling: str = "logit-normal",
+    lr: float = 1e-3,
     progress: bool = False,
     **train_settings,
 ) -> tuple[VelocityField, History]:
@@ -93,6 +94,7 @@ def digits_flow(
         n_steps=n_steps,
         batch_size=batch_size,
         time_sampling=time_sampling,
+        lr=lr,
         generator=generator,
         progress=progress,
         **train_settings,
@@ -111,6 +113,8 @@ def digits_conditional_flow(
     hidden_dim: int = 256,
     n_hidden: int = 3,
     time_emb_dim: int = 32,
+    time_sampling: str = "uniform",
+    lr: float = 1e-3,
     progress: bool = False,
     **train_settings,
 ) -> tuple[ConditionalVelocityField, History]:
@@ -131,6 +135,8 @@ def digits_conditional_flow(
         time_emb_dim=time_emb_dim,
         hidden_dim=hidden_dim,
         n_hidden=n_hidden,
+        activation="relu",
+        time_embedding="mlp",
     )
     history = train_flow(
         model,
@@ -139,6 +145,8 @@ def digits_conditional_flow(
         label_dropout=label_dropout,
         n_steps=n_steps,
         batch_size=batch_size,
+        time_sampling=time_sampling,
+        lr=lr,
         generator=generator,
         progress=progress,
         **train_settings,
@@ -190,6 +198,7 @@ def digits_latent_flow(
     activation: str = "silu",
     time_embedding: str = "sinusoidal",
     time_sampling: str = "logit-normal",
+    lr: float = 1e-3,
     progress: bool = False,
     **train_settings,
 ) -> tuple[VelocityField, History]:
@@ -219,6 +228,7 @@ def digits_latent_flow(
         n_steps=n_steps,
         batch_size=batch_size,
         time_sampling=time_sampling,
+        lr=lr,
         generator=generator,
         progress=progress,
         **train_settings,
