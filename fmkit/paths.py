@@ -369,10 +369,11 @@ def sample_time(
     return torch.sigmoid(torch.randn(n, 1, generator=generator))
 
 
-# Above this many points POT's network simplex (ot.emd) beats SciPy's assignment solver;
-# measured on one core of the reference machine: SciPy 0.13 ms vs POT 0.31 ms at 50 points,
-# about equal at 256-512, POT 67 ms vs SciPy 85 ms at 1000.
-POT_ABOVE = 384
+# Above this many points POT's network simplex (ot.emd) beats SciPy's assignment solver on
+# what training solves (Gaussian noise against data points); benchmarks/ot_sub_batch.py,
+# one core: SciPy 0.15 ms vs POT 0.30 ms at 50 points, POT/SciPy 1.14 at 100, 0.91 at 128,
+# 0.59 at 256, 0.20 at 1000.
+POT_ABOVE = 100
 
 
 def _assignment(cost: np.ndarray) -> np.ndarray:
@@ -404,7 +405,7 @@ def _ot_inputs(x_0, x_1, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     if size > MAX_OT_PLAN:
         raise ValueError(
             f"an exact OT plan on {size:,} points would take minutes (the solve grows like n^3; "
-            f"fmkit allows {MAX_OT_PLAN:,}); pair in chunks with sub_batch=50, or use fewer points"
+            f"fmkit allows {MAX_OT_PLAN:,}); pair in chunks with sub_batch=128, or use fewer points"
         )
     return x_0, x_1
 
@@ -423,9 +424,11 @@ def ot_permutation(x_0: torch.Tensor, x_1: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(_assignment(cost.cpu().numpy())).to(x_0.device)
 
 
-# Measured on one laptop-class core: one training step on a batch of 1000 takes ~5 ms, an
-# exact 1000 x 1000 plan ~100-250 ms, and 20 plans of 50 x 50 ~2-4 ms in all.
-DEFAULT_OT_SUB_BATCH = 50
+# benchmarks/ot_sub_batch.py, one core, batches of 1000: sub-batches of 50, 128, 256 and one
+# full plan cost 1.5x, 2.3x, 3.5x and 19.5x an independent training step; at one Euler step
+# 128 scores MMD² 0.0077 against 0.0173 for 50, and 256 or the full plan buy no more at 1-4
+# network evaluations. 128 gives the best quality per second at 1-2 evaluations.
+DEFAULT_OT_SUB_BATCH = 128
 
 
 def ot_pairing(
@@ -434,11 +437,11 @@ def ot_pairing(
     """Minibatch optimal-transport coupling: reorder ``x_0`` to sit near its partner in ``x_1``.
 
     Exact OT grows roughly cubically with the batch: on a batch of 1000 one plan costs
-    twenty or more training steps. With ``sub_batch`` set (default 50) the batch is cut
-    into chunks of that size and each chunk is matched on its own, which keeps OT training
-    within about twice the step time of independent pairing. The trade: pairs are optimal
-    only within their chunk, so paths straighten somewhat less than with one full-batch
-    plan. ``sub_batch=None`` solves the whole batch exactly. A batch that is not a
+    about twenty training steps. With ``sub_batch`` set (default 128) the batch is cut
+    into chunks of that size and each chunk is matched on its own, which keeps an OT
+    training step within about 2-3x the cost of one with independent pairs. The trade:
+    pairs are optimal only within their chunk, so paths straighten somewhat less than with
+    one full-batch plan. ``sub_batch=None`` solves the whole batch exactly. A batch that is not a
     multiple of ``sub_batch`` has its remainder matched on its own.
     Returns ``(x_0 reordered, x_1)``, each ``(batch, dim)``.
     """

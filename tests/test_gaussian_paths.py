@@ -208,17 +208,21 @@ def test_sample_time_logit_normal_is_in_the_open_interval():
     assert abs(float(t.mean()) - 0.5) < 0.01 and float(t.std()) < 0.25  # peaked in the middle
 
 
-def test_default_training_is_bit_identical_to_before():
-    """The losses the loop gave before schedules, predictions and time sampling existed."""
+def test_the_source_recipe_is_bit_identical_to_before():
+    """The losses the loop gave before schedules, predictions and time sampling existed, with
+    the source chapter's recipe (ReLU, lr 1e-3, uniform times: the defaults until issue 14)."""
+    source = {"lr": 1e-3, "time_sampling": "uniform"}
     g = fm.seed_everything(0)
     data = fm.ring_of_gaussians(2000, generator=g)
-    model = fm.VelocityField()
-    history = fm.train_flow(model, data, n_steps=30, batch_size=256, generator=g, progress=False)
+    model = fm.VelocityField(activation="relu")
+    history = fm.train_flow(
+        model, data, n_steps=30, batch_size=256, generator=g, progress=False, **source
+    )
     assert history.loss[:3] == [5.722550392150879, 5.534710884094238, 5.688998699188232]
     assert history.loss[-1] == 4.745685577392578
     g = fm.seed_everything(0)
     data = fm.ring_of_gaussians(2000, generator=g)
-    again = fm.VelocityField()
+    again = fm.VelocityField(activation="relu")
     explicit = fm.train_flow(
         again,
         data,
@@ -228,6 +232,7 @@ def test_default_training_is_bit_identical_to_before():
         progress=False,
         schedule="linear",
         prediction="velocity",
+        lr=1e-3,
         time_sampling="uniform",
     )
     assert explicit.loss == history.loss
@@ -256,7 +261,9 @@ def test_a_vp_epsilon_model_samples_near_the_modes_through_both_samplers(ring_re
     reference, _ = ring_reference
     g = fm.seed_everything(0)
     data = fm.ring_of_gaussians(5000, generator=g)
-    model = fm.VelocityField()
+    # ReLU: in 600 steps a SiLU network (the default) learns the noise prediction too smoothly,
+    # and only about 30% of its samples reach a mode (ReLU: about 66%).
+    model = fm.VelocityField(activation="relu")
     fm.train_flow(
         model,
         data,

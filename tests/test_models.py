@@ -8,10 +8,12 @@ import fmkit as fm
 def test_default_architecture_follows_the_chapter():
     model = fm.VelocityField()
     linears = [m for m in model.net if isinstance(m, torch.nn.Linear)]
-    relus = [m for m in model.net if isinstance(m, torch.nn.ReLU)]
+    silus = [m for m in model.net if isinstance(m, torch.nn.SiLU)]
     assert [layer.in_features for layer in linears] == [2 + 16, 128, 128, 128, 128]
     assert linears[-1].out_features == 2
-    assert len(relus) == 4  # four hidden ReLU layers of width 128
+    assert len(silus) == 4  # four hidden SiLU layers of width 128 (the measured default)
+    relu = fm.VelocityField(activation="relu")  # the source chapter's network
+    assert sum(isinstance(m, torch.nn.ReLU) for m in relu.net) == 4
     assert model.time_mlp[0].in_features == 1 and model.time_mlp[-1].out_features == 16
 
 

@@ -181,7 +181,7 @@ def test_sigma_loss_matches_its_formula_with_the_same_draws(monkeypatch):
     d = _ring()
     rows = torch.randint(len(d), (16,), generator=g)
     x_1, x_0 = d[rows], torch.randn(16, 2, generator=g)
-    t = torch.rand(16, 1, generator=g)
+    t = torch.sigmoid(torch.randn(16, 1, generator=g))  # logit-normal times, the default
     noise = torch.randn(16, 2, generator=g)
     x_t = (1 - t) * x_0 + t * x_1 + 0.3 * noise
     with torch.no_grad():

@@ -207,7 +207,7 @@ BAD_CALLS = {
     "ot_pairing: huge exact plan": (
         lambda: fm.ot_pairing(torch.zeros(6000, 2), torch.zeros(6000, 2), sub_batch=None),
         ValueError,
-        "would take minutes.*sub_batch=50",
+        "would take minutes.*sub_batch=128",
     ),
     "couple: a list": (lambda: paths.couple(X, X, ["ot"]), TypeError, "coupling must be a name"),
     "sample_time: zero": (lambda: paths.sample_time(0), ValueError, "positive integer"),
