@@ -125,6 +125,7 @@ def fmkit_trainer(coupling: str, ot_sub_batch: int | None = 50) -> Trainer:
             batch_size=batch,
             lr=LR,
             lr_schedule="constant",
+            time_sampling="uniform",  # as TorchCFM's matchers draw t
             coupling=coupling,
             ot_sub_batch=ot_sub_batch,
             generator=torch.Generator().manual_seed(seed),
