@@ -13,7 +13,7 @@ export OMP_NUM_THREADS ?= 1
 LAB_IP    ?= 127.0.0.1
 LAB_ARGS  ?=
 
-.PHONY: install install-test lab test check lint format book notebooks student bench bench-quick bench-peers clean
+.PHONY: install install-test lab test check lint format book notebooks student bench bench-peers clean
 
 # torch is pinned below 2.14 in pyproject.toml so that pip takes the CPU build, never a CUDA one.
 $(VENV)/.installed-stamp: pyproject.toml
