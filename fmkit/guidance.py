@@ -7,8 +7,8 @@ With a network trained on labels and on "no label" (label dropout), the guided f
 ``w = 1`` is the plain conditional field, ``w = 0`` the unconditional one, and ``w > 1``
 pushes further along the direction that the label adds (the course's ``w`` is Ho and
 Salimans' ``1 + w``). On the course's ring a moderate ``w`` narrows each class's cloud and
-moves it outward, away from the other classes, at the cost of diversity; a large ``w``
-overshoots and widens it again (chapter 6 measures both).
+moves it outward, away from the other classes, at the cost of diversity; a large ``w`` takes
+the samples away from the data (chapter 8 measures both).
 """
 
 from __future__ import annotations

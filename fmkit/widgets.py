@@ -41,6 +41,7 @@ from PIL import Image
 from . import _validate as check
 from . import data as fm_data
 from . import metrics, plot
+from .onestep import map_sample
 from .solvers import METHODS, integrate
 from .utils import Velocity
 
@@ -575,6 +576,134 @@ def coupling_explorer(
 # --------------------------------------------------------------------------- chapter 5
 
 
+ONESTEP_NFES = (1, 2, 4)  # the one-step explorer's numbers of network evaluations
+
+
+def flow_sampler(velocity: Velocity) -> Callable[[torch.Tensor, int], tuple[torch.Tensor, str]]:
+    """A flow's sampler at ``nfe`` evaluations: ``nfe / 2`` midpoint steps at an even NFE,
+    ``nfe`` Euler steps at an odd one (1 NFE: one Euler step). Returns the end points and
+    how they were made."""
+
+    def sample(x_0: torch.Tensor, nfe: int) -> tuple[torch.Tensor, str]:
+        if nfe % 2:  # a midpoint step costs two evaluations: an odd budget takes Euler steps
+            how = f"{nfe} Euler step{'s' if nfe > 1 else ''}"
+            return integrate(velocity, x_0, n_steps=nfe, method="euler").x, how
+        steps = nfe // 2
+        how = f"{steps} midpoint step{'s' if steps > 1 else ''}"
+        return integrate(velocity, x_0, n_steps=steps, method="midpoint").x, how
+
+    return sample
+
+
+def map_sampler(model: Callable) -> Callable[[torch.Tensor, int], tuple[torch.Tensor, str]]:
+    """A flow map's sampler: ``nfe`` jumps of :func:`fmkit.onestep.map_sample`."""
+
+    def sample(x_0: torch.Tensor, nfe: int) -> tuple[torch.Tensor, str]:
+        jumps = f"{nfe} jump{'s' if nfe > 1 else ''} of the map"
+        return map_sample(model, x_0, n_steps=nfe).x, jumps
+
+    return sample
+
+
+def _arrows(ax, x_0: torch.Tensor, x_1: torch.Tensor, n_arrows: int) -> None:
+    """Arrows from ``x_0[i]`` to ``x_1[i]`` for the first ``n_arrows`` rows, drawn to scale."""
+    a, b = x_0[:n_arrows].numpy(), x_1[:n_arrows].numpy()
+    ax.quiver(
+        a[:, 0],
+        a[:, 1],
+        b[:, 0] - a[:, 0],
+        b[:, 1] - a[:, 1],
+        angles="xy",
+        scale_units="xy",
+        scale=1.0,
+        width=0.004,
+        color=plot.FIELD_COLOR,
+        alpha=0.55,
+    )
+    plot.cloud(ax, a, color=plot.BASE_COLOR, s=5, alpha=0.6)
+    plot.cloud(ax, b, color=plot.FLOW_COLOR, s=6, alpha=0.9)
+
+
+def onestep_explorer(
+    samplers: dict[str, Callable[[torch.Tensor, int], tuple[torch.Tensor, str]]],
+    *,
+    target: str = "ring",
+    n: int = 500,
+    nfes: Sequence[int] = ONESTEP_NFES,
+    n_arrows: int = 120,
+    generator: torch.Generator | None = None,
+) -> Explorer:
+    """Method and NFE: the samples, the realised noise-to-sample map as arrows, and the MMD²
+    to fresh data beside the null band. ``samplers`` maps a method's name to
+    ``sample(x_0, nfe) -> (end points, description)`` (:func:`flow_sampler`,
+    :func:`map_sampler`). Every method starts from the same ``n`` noise points; each
+    (method, NFE) is sampled and scored once, when the explorer is made."""
+    if not isinstance(samplers, dict) or not samplers:
+        raise TypeError(
+            "samplers must be a dict of name -> sample(x_0, nfe), such as "
+            "{'MeanFlow': map_sampler(model)}"
+        )
+    target = check.choice(target, "target", fm_data.names("targets"))
+    n = check.count(n, "n", minimum=2)
+    nfes = [check.steps(k, "each NFE") for k in nfes]
+    generator = check.generator(generator) or torch.Generator().manual_seed(0)
+    x_0 = fm_data.sample("gaussian", n, generator=generator)  # (n, 2)
+    reference = fm_data.sample(target, n, generator=generator)  # (n, 2)
+    band = metrics.null_band(
+        fm_data.get_sampler(target), metrics.mmd, n, n_repeats=10, generator=generator
+    )
+    solved = {}
+    for name, nfe in itertools.product(samplers, nfes):
+        with torch.no_grad():
+            x_1, how = samplers[name](x_0, nfe)
+        x_1 = x_1.detach().cpu()
+        solved[name, nfe] = (x_1, how, metrics.mmd(x_1, reference))
+
+    def background(axes):
+        plot.cloud(plot.panel(axes[0]), reference, alpha=0.15)
+        plot.panel(axes[1])
+
+    def pictures(axes, method, nfe):
+        x_1, how, _ = solved[method, nfe]
+        plot.panel(axes[0], f"{method}: samples, {nfe} NFE")
+        plot.cloud(axes[0], x_1, color=plot.FLOW_COLOR, s=5, alpha=0.8)
+        plot.panel(axes[1], f"noise to sample ({how})")
+        _arrows(axes[1], x_0, x_1, n_arrows)
+
+    def text(method, nfe):
+        _, how, score = solved[method, nfe]
+        verdict = (
+            "inside the null band: as good as the metric can tell at this size"
+            if band.covers(score)
+            else "above the null band"
+        )
+        return (
+            f"<b>{method}, {nfe} NFE ({how}): MMD² to fresh data {score:.4f}</b>; the null band "
+            f"(two draws of the true {target}, {n} points) runs from {band.p10:.4f} to "
+            f"{band.p90:.4f}: {verdict}"
+        )
+
+    names = list(samplers)
+    controls = {
+        "method": W.ToggleButtons(
+            description="method", options=names, value=names[0], style={"button_width": "110px"}
+        ),
+        "nfe": W.SelectionSlider(
+            description="NFE", options=[(str(k), k) for k in nfes], value=nfes[0]
+        ),
+    }
+    keys = ("method", "nfe")
+    explorer = Explorer(
+        controls, [Picture(keys, pictures, background)], Readout(keys, text), ncols=2, size=3.3
+    )
+    explorer.scores = {key: value[2] for key, value in solved.items()}  # for the chapter's text
+    explorer.band = band
+    return explorer
+
+
+# --------------------------------------------------------------------------- chapter 7
+
+
 def density_explorer(
     model: Velocity, *, times=DENSITY_TIMES, n_grid: int = 41, n_steps: int = 12
 ) -> Explorer:
@@ -610,7 +739,7 @@ def density_explorer(
     )
 
 
-# --------------------------------------------------------------------------- chapter 6
+# --------------------------------------------------------------------------- chapter 8
 
 
 def _scales(scales) -> list[float]:
@@ -691,7 +820,7 @@ def guidance_explorer(
     return Explorer(controls, [Picture(keys, clouds, background)], Readout(keys, text), size=4.8)
 
 
-# --------------------------------------------------------------------------- chapter 7
+# --------------------------------------------------------------------------- chapter 9
 
 
 def digits_explorer(
@@ -751,7 +880,7 @@ def digits_explorer(
     )
 
 
-# --------------------------------------------------------------------------- Gaussian paths
+# --------------------------------------------------------------------------- chapter 6: Gaussian paths
 
 SDE_NOISES = (0.0, 0.5, 1.0, 2.0)  # the SDE explorer's noise levels
 SDE_STEPS = (4, 8, 16, 32, 64)  # and its step counts

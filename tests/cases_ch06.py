@@ -1,204 +1,91 @@
-"""Chapter 6's checkers: for each exercise name, fmkit's reference answer and plausible
-wrong answers (at least two) that the checker must reject with a hint."""
+"""The Gaussian-paths chapter's checkers: for each exercise name, fmkit's reference answer
+and plausible wrong answers (at least two) that the checker must reject with a hint."""
 
-import torch
+import math
 
-import fmkit as fm
-from fmkit import likelihood
-from fmkit.checks import ch06
-
-# ------------------------------------------------------------------------ the exact divergence
+from fmkit import paths
+from fmkit.checks import ch06 as gp
 
 
-def divergence(velocity, x, t):
-    return likelihood.divergence(velocity, x, t)
+def score_from_velocity(u, x, t, schedule):
+    return paths.score_from_velocity(u, x, t, schedule)
 
 
-def divergence_full_jacobian_sum(velocity, x, t):
-    """The classic bug: the gradient of v.sum() is sum_i dv_i/dx_j; adding its coordinates
-    sums every entry of the Jacobian."""
-    x = x.detach().requires_grad_(True)
-    v = velocity(x, t)
-    return torch.autograd.grad(v.sum(), x)[0].sum(1)
+def score_sign_flipped(u, x, t, schedule):
+    return -paths.score_from_velocity(u, x, t, schedule)
 
 
-def divergence_first_two(velocity, x, t):
-    """range(2) left over from the 2-D cell."""
-    x = x.detach().requires_grad_(True)
-    v = velocity(x, t)
-    return sum(torch.autograd.grad(v[:, i].sum(), x, retain_graph=True)[0][:, i] for i in range(2))
+def score_without_sigma(u, x, t, schedule):
+    """Stops at -eps: one sigma short."""
+    return -paths.epsilon_from_velocity(u, x, t, schedule)
 
 
-def divergence_diagonal(velocity, x, t):
-    """The diagonal entries, never added up: (batch, dim)."""
-    return torch.diagonal(ch06.jacobian(velocity, x, t), dim1=1, dim2=2)
+def score_times_sigma(u, x, t, schedule):
+    sigma = paths.get_schedule(schedule).sigma(paths.as_time(t, x))
+    return -paths.epsilon_from_velocity(u, x, t, schedule) * sigma
 
 
-def divergence_at_t0(velocity, x, t):
-    return likelihood.divergence(velocity, x, 0.0)
+def score_always_linear(u, x, t, schedule):
+    return gp._linear_score(u, x, t)
 
 
-# --------------------------------------------------------------------- Hutchinson's estimator
+def em_step(velocity, x, t, dt, noise, kick, schedule="linear"):
+    return gp.em_step_reference(velocity, x, t, dt, noise, kick, schedule)
 
 
-def hutchinson(velocity, x, t, probes):
-    return ch06.hutchinson_reference(velocity, x, t, probes)
+def _pieces(velocity, x, t, noise, schedule):
+    u = velocity(x, t)
+    g = noise * paths.get_schedule(schedule).sigma(paths.as_time(t, x))
+    return u, g, paths.score_from_velocity(u, x, t, schedule)
 
 
-def _per_probe(velocity, x, t, probes, left=True, right=True):
-    """eps^T J eps for each probe, (k, batch); without the probe on one side if asked."""
-    x = x.detach().requires_grad_(True)
-    v = velocity(x, t)
-    rows = []
-    for eps in probes:
-        left_eps = eps if left else torch.ones_like(eps)
-        right_eps = eps if right else torch.ones_like(eps)
-        vjp = torch.autograd.grad((v * left_eps).sum(), x, retain_graph=True)[0]  # left_eps^T J
-        rows.append((vjp * right_eps).sum(1))
-    return torch.stack(rows)
+def em_step_noise_times_dt(velocity, x, t, dt, noise, kick, schedule="linear"):
+    u, g, score = _pieces(velocity, x, t, noise, schedule)
+    return x + (u + 0.5 * g**2 * score) * dt + g * dt * kick
 
 
-def hutchinson_no_probe_right(velocity, x, t, probes):
-    return _per_probe(velocity, x, t, probes, right=False).mean(0)
+def em_step_no_correction(velocity, x, t, dt, noise, kick, schedule="linear"):
+    u, g, _ = _pieces(velocity, x, t, noise, schedule)
+    return x + u * dt + g * math.sqrt(dt) * kick
 
 
-def hutchinson_no_probe_left(velocity, x, t, probes):
-    return _per_probe(velocity, x, t, probes, left=False).mean(0)
+def em_step_full_g2(velocity, x, t, dt, noise, kick, schedule="linear"):
+    u, g, score = _pieces(velocity, x, t, noise, schedule)
+    return x + (u + g**2 * score) * dt + g * math.sqrt(dt) * kick
 
 
-def hutchinson_full_jacobian_sum(velocity, x, t, probes):
-    return divergence_full_jacobian_sum(velocity, x, t)
+def em_step_minus(velocity, x, t, dt, noise, kick, schedule="linear"):
+    u, g, score = _pieces(velocity, x, t, noise, schedule)
+    return x + (u - 0.5 * g**2 * score) * dt + g * math.sqrt(dt) * kick
 
 
-def hutchinson_batch_sum(velocity, x, t, probes):
-    return _per_probe(velocity, x, t, probes).sum(1).mean()
+def em_step_ode(velocity, x, t, dt, noise, kick, schedule="linear"):
+    return x + velocity(x, t) * dt
 
 
-def hutchinson_probe_sum(velocity, x, t, probes):
-    return _per_probe(velocity, x, t, probes).sum(0)
-
-
-def hutchinson_not_averaged(velocity, x, t, probes):
-    return _per_probe(velocity, x, t, probes)
-
-
-def hutchinson_exact(velocity, x, t, probes):
-    return likelihood.divergence(velocity, x, t)
-
-
-# --------------------------------------------------------------- the backwards likelihood solve
-
-
-def euler_log_likelihood(velocity, x, n_steps):
-    return fm.log_likelihood(velocity, x, n_steps=n_steps, method="euler")
-
-
-def _euler(
-    velocity,
-    x,
-    n_steps,
-    *,
-    div_sign=-1.0,
-    with_base=True,
-    base_at_start=False,
-    shift=0,
-    reverse_time=False,
-):
-    """A hand-written Euler solve with one mistake switched on at a time."""
-    h, z = 1.0 / n_steps, x.detach().clone()
-    total = torch.zeros(len(x))
-    for i in range(n_steps):
-        t = 1.0 - (i + shift) * h
-        t = 1.0 - t if reverse_time else t
-        total = total + h * likelihood.divergence(velocity, z, t)
-        with torch.no_grad():
-            z = z - h * velocity(z, t)
-    base = likelihood.standard_normal_log_prob(x if base_at_start else z) if with_base else 0.0
-    return base + div_sign * total
-
-
-def euler_sign(velocity, x, n_steps):
-    return _euler(velocity, x, n_steps, div_sign=+1.0)
-
-
-def euler_no_base(velocity, x, n_steps):
-    return _euler(velocity, x, n_steps, with_base=False)
-
-
-def euler_base_at_x(velocity, x, n_steps):
-    return _euler(velocity, x, n_steps, base_at_start=True)
-
-
-def euler_off_by_one(velocity, x, n_steps):
-    return _euler(velocity, x, n_steps, shift=1)
-
-
-def euler_time_forwards(velocity, x, n_steps):
-    return _euler(velocity, x, n_steps, reverse_time=True)
-
-
-def euler_moves_forwards(velocity, x, n_steps):
-    return ch06.euler_variant(velocity, x, n_steps, x_sign=+1.0)
-
-
-def euler_batch_mean(velocity, x, n_steps):
-    return euler_log_likelihood(velocity, x, n_steps).mean()
-
-
-# ------------------------------------------------------------- a derivation: a linear flow
-
-
-def linear_flow_log_density():
-    a = torch.tensor(ch06.LINEAR_A)
-    return -float(a[0, 0] + a[1, 1])  # -trace(A), worked out by hand: -(0.5 - 2) = 1.5
+def em_step_in_place(velocity, x, t, dt, noise, kick, schedule="linear"):
+    x += gp.em_step_reference(velocity, x.clone(), t, dt, noise, kick, schedule) - x
+    return x
 
 
 CASES = {
-    "divergence": (
-        divergence,
+    "score_from_velocity": (
+        score_from_velocity,
+        [score_sign_flipped, score_without_sigma, score_times_sigma, score_always_linear],
+    ),
+    "euler_maruyama_step": (
+        em_step,
         [
-            lambda v, x, t: divergence(v, x, t).sum(),  # summed over the batch
-            lambda v, x, t: -divergence(v, x, t),  # sign flip
-            lambda v, x, t: divergence(v, x, t)[:, None],  # wrong shape
-            divergence_full_jacobian_sum,
-            divergence_first_two,
-            divergence_diagonal,
-            divergence_at_t0,
+            em_step_noise_times_dt,
+            em_step_no_correction,
+            em_step_full_g2,
+            em_step_minus,
+            em_step_ode,
+            em_step_in_place,
         ],
     ),
-    "hutchinson": (
-        hutchinson,
-        [
-            hutchinson_no_probe_right,
-            hutchinson_no_probe_left,
-            hutchinson_full_jacobian_sum,
-            hutchinson_batch_sum,
-            hutchinson_probe_sum,
-            hutchinson_not_averaged,
-            hutchinson_exact,
-            lambda v, x, t, p: -hutchinson(v, x, t, p),
-        ],
-    ),
-    "euler_log_likelihood": (
-        euler_log_likelihood,
-        [
-            euler_sign,
-            euler_no_base,
-            euler_base_at_x,
-            euler_off_by_one,
-            euler_time_forwards,
-            euler_moves_forwards,
-            euler_batch_mean,
-            lambda v, x, n: fm.log_likelihood(v, x, n_steps=n),
-        ],
-    ),  # RK4, not Euler
-    "linear_flow_log_density": (
-        linear_flow_log_density,
-        [
-            lambda: -1.5,  # sign
-            lambda: -2.0,  # determinant instead of trace
-            lambda: -0.5,  # every entry of A summed
-            lambda: 0.0,
-        ],
+    "cosine_score": (
+        lambda: 4 / math.pi - 1,
+        [lambda: 1 - 4 / math.pi, lambda: 0.0, lambda: (4 / math.pi - 1) / math.sqrt(2)],
     ),
 }

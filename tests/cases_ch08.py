@@ -1,185 +1,138 @@
 """Chapter 8's checkers: for each exercise name, a reference answer and plausible wrong
 answers (at least two) that the checker must reject with a hint."""
 
-import math
-
 import torch
 
-import fmkit as fm
-from fmkit.checks import ch08
+from fmkit.paths import as_time
 
-# ------------------------------------------------------------------ the memorisation ratio
-
-
-def ratio(x, train):
-    d = torch.cdist(x, train).topk(2, dim=1, largest=False).values  # (batch, 2), nearest first
-    return d[:, 0] / d[:, 1]
+# ----------------------------------------------------------------- label dropout
 
 
-def ratio_squared(x, train):
-    d = (torch.cdist(x, train) ** 2).topk(2, dim=1, largest=False).values
-    return d[:, 0] / d[:, 1]
+def drop_labels(labels, p, generator):
+    """The reference: each label becomes -1 with probability p."""
+    dropped = torch.rand(labels.shape, generator=generator) < p
+    return torch.where(dropped, torch.full_like(labels, -1), labels)
 
 
-def ratio_upside_down(x, train):
-    d = torch.cdist(x, train).topk(2, dim=1, largest=False).values
-    return d[:, 1] / d[:, 0]
+def drop_with_one_minus_p(labels, p, generator):
+    dropped = torch.rand(labels.shape, generator=generator) < 1 - p
+    return torch.where(dropped, torch.full_like(labels, -1), labels)
 
 
-def ratio_skips_nearest(x, train):  # leave-one-out habits: drops the nearest as if it were x itself
-    d = torch.cdist(x, train).topk(3, dim=1, largest=False).values
-    return d[:, 1] / d[:, 2]
+def drop_in_place(labels, p, generator):
+    labels[torch.rand(labels.shape, generator=generator) < p] = -1
+    return labels
 
 
-def ratio_largest(x, train):  # torch.topk without largest=False
-    d = torch.cdist(x, train).topk(2, dim=1).values
-    return d[:, 1] / d[:, 0]
+def drop_to_zero(labels, p, generator):
+    dropped = torch.rand(labels.shape, generator=generator) < p
+    return torch.where(dropped, torch.zeros_like(labels), labels)
 
 
-def ratio_over_mean(x, train):
-    d = torch.cdist(x, train)
-    return d.min(1).values / d.mean(1)
+def drop_with_global_rng(labels, p, generator):
+    dropped = torch.rand(labels.shape) < p
+    return torch.where(dropped, torch.full_like(labels, -1), labels)
 
 
-def ratio_drops_zeros(x, train):  # treats a zero distance as "the sample itself"
-    d = torch.cdist(x, train, compute_mode="donot_use_mm_for_euclid_dist")
-    d = torch.where(d == 0, torch.inf, d)
-    d = d.topk(2, dim=1, largest=False).values
-    return d[:, 0] / d[:, 1]
+def drop_mask(labels, p, generator):
+    return torch.rand(labels.shape, generator=generator) < p
 
 
-def ratio_min_tuple(x, train):  # torch.min without .values
-    return torch.cdist(x, train).min(1)
+# ----------------------------------------------------------------- scheduled guidance
 
 
-# ------------------------------------------------------------------------- the PCA encoder
+def scheduled_guidance(model, label, schedule):
+    def velocity(x, t):
+        v_none, v_label = model(x, t, label=-1), model(x, t, label=label)
+        return v_none + schedule(t) * (v_label - v_none)
+
+    return velocity
 
 
-def encode(x, mean, components, scale):
-    return (x - mean) @ components.T / scale
+def scheduled_reversed(model, label, schedule):
+    def velocity(x, t):
+        v_none = model(x, t, label=-1)
+        return v_none + schedule(1 - t) * (model(x, t, label=label) - v_none)
+
+    return velocity
 
 
-def encode_uncentred(x, mean, components, scale):
-    return x @ components.T / scale
+def scheduled_at_start(model, label, schedule):
+    scale = schedule(0.0)  # evaluated once, outside the field
+
+    def velocity(x, t):
+        v_none = model(x, t, label=-1)
+        return v_none + scale * (model(x, t, label=label) - v_none)
+
+    return velocity
 
 
-def encode_unscaled(x, mean, components, scale):
-    return (x - mean) @ components.T
+def scheduled_swapped(model, label, schedule):
+    def velocity(x, t):
+        v_label = model(x, t, label=label)
+        return v_label + schedule(t) * (model(x, t, label=-1) - v_label)
+
+    return velocity
 
 
-def encode_times_scale(x, mean, components, scale):
-    return (x - mean) @ components.T * scale
+# ----------------------------------------------------------------- class posterior
 
 
-def encode_then_decode(x, mean, components, scale):
-    return mean + ((x - mean) @ components.T) @ components
+def class_posterior(x, t, means, std):
+    t = as_time(t, x)  # (batch, 1)
+    var = (1 - t) ** 2 + t**2 * std**2  # (batch, 1)
+    sq = ((x[:, None, :] - t[:, :, None] * means[None]) ** 2).sum(-1)  # (batch, k)
+    return torch.softmax(-sq / (2 * var), dim=1)
 
 
-# ------------------------------------------------- a likelihood bound for quantized pixels
+def posterior_fixed_centres(x, t, means, std):
+    t = as_time(t, x)
+    var = (1 - t) ** 2 + t**2 * std**2
+    sq = ((x[:, None, :] - means[None]) ** 2).sum(-1)
+    return torch.softmax(-sq / (2 * var), dim=1)
 
 
-def _bits(delta, log_p=60.0, dim=64):
-    return -(log_p + dim * math.log(delta)) / (dim * math.log(2))
+def posterior_data_std(x, t, means, std):
+    t = as_time(t, x)
+    sq = ((x[:, None, :] - t[:, :, None] * means[None]) ** 2).sum(-1)
+    return torch.softmax(-sq / (2 * std**2), dim=1)
 
 
-def bits_per_pixel():
-    return _bits(2 / 16)
+def posterior_over_batch(x, t, means, std):
+    t = as_time(t, x)
+    var = (1 - t) ** 2 + t**2 * std**2
+    sq = ((x[:, None, :] - t[:, :, None] * means[None]) ** 2).sum(-1)
+    return torch.softmax(-sq / (2 * var), dim=0)
 
 
-# ------------------------------------------------------------- the capstone's evaluation
-
-evaluate = ch08.evaluate_flow_reference
-
-
-def evaluate_changed(**changes):
-    def fn(velocity, sample_target, held_out, *, n=1000, n_steps=16, generator=None):
-        report = evaluate(
-            velocity, sample_target, held_out, n=n, n_steps=n_steps, generator=generator
-        )
-        report.update(
-            {
-                key: change(report, velocity, sample_target, held_out, n, n_steps, generator)
-                for key, change in changes.items()
-            }
-        )
-        return report
-
-    return fn
+def log_posterior(x, t, means, std):
+    return class_posterior(x, t, means, std).log()
 
 
-evaluate_log_likelihood = evaluate_changed(nll=lambda r, *a: -r["nll"])
-evaluate_bits = evaluate_changed(nll=lambda r, *a: r["nll"] / math.log(2))
-evaluate_mmd = evaluate_changed(
-    mmd2=lambda r, *a: math.sqrt(r["mmd2"])
-)  # positive for the checker's seed
-evaluate_band_object = evaluate_changed(
-    null_band=lambda r, v, target, h, n, s, g: fm.metrics.null_band(
-        target, fm.metrics.mmd, n, generator=g
-    )
-)
-evaluate_band_small_n = evaluate_changed(
-    null_band=lambda r, v, target, h, n, s, g: (lambda b: (b.p10, b.p90))(
-        fm.metrics.null_band(target, fm.metrics.mmd, 50, generator=torch.Generator().manual_seed(1))
-    )
-)
-
-
-def _end_points(r, velocity, target, held_out, n, n_steps, g):
-    x_0 = fm.sample("gaussian", n, generator=g)
-    x_1 = fm.integrate(velocity, x_0, n_steps=n_steps, method="midpoint").x
-    return fm.metrics.straightness(torch.stack([x_0, x_1]))
-
-
-evaluate_two_points = evaluate_changed(straightness=_end_points)
-
-
-def _noise_mmd(r, velocity, target, held_out, n, n_steps, g):
-    return fm.metrics.mmd(fm.sample("gaussian", n, generator=g), target(n, generator=g))
-
-
-evaluate_noise_mmd = evaluate_changed(mmd2=_noise_mmd)
-
-
-def evaluate_euler(velocity, sample_target, held_out, *, n=1000, n_steps=16, generator=None):
-    report = evaluate(velocity, sample_target, held_out, n=n, n_steps=n_steps, generator=generator)
-    x_0 = fm.sample("gaussian", n, generator=generator)
-    path = fm.integrate(velocity, x_0, n_steps=n_steps, method="euler", return_trajectory=True)
-    report["straightness"] = fm.metrics.straightness(path.trajectory)
-    return report
-
-
-def evaluate_sum(velocity, sample_target, held_out, **kw):
-    report = evaluate(velocity, sample_target, held_out, **kw)
-    report["nll"] *= len(held_out)
-    return report
+# ----------------------------------------------------------------- the derivation
 
 
 CASES = {
-    "memorisation_ratio": (
-        ratio,
+    "drop_labels": (
+        drop_labels,
+        [drop_with_one_minus_p, drop_in_place, drop_to_zero, drop_with_global_rng, drop_mask],
+    ),
+    "scheduled_guidance": (
+        scheduled_guidance,
+        [scheduled_reversed, scheduled_at_start, scheduled_swapped],
+    ),
+    "class_posterior": (
+        class_posterior,
+        [posterior_fixed_centres, posterior_data_std, posterior_over_batch, log_posterior],
+    ),
+    "guided_at_t0": (
+        lambda: (8.0, -2.0),
         [
-            ratio_squared,
-            ratio_upside_down,
-            ratio_skips_nearest,
-            ratio_largest,
-            ratio_over_mean,
-            ratio_drops_zeros,
-            ratio_min_tuple,
+            lambda: (2.0, -2.0),  # the conditional field alone
+            lambda: (11.0, -2.0),  # Ho and Salimans' 1 + w with w = 3
+            lambda: (-7.0, -2.0),  # roles swapped
+            lambda: (9.0, 0.0),  # fields taken as E[x_1], without -x
+            lambda: (6.0, -6.0),
         ],
-    ),
-    "pca_encode": (
-        encode,
-        [encode_uncentred, encode_unscaled, encode_times_scale, encode_then_decode],
-    ),
-    "bits_per_pixel": (
-        bits_per_pixel,
-        [
-            lambda: _bits(2 / 17),
-            lambda: _bits(1.0),
-            lambda: _bits(1 / 16),
-            lambda: -bits_per_pixel(),
-            lambda: bits_per_pixel() * math.log(2),
-        ],
-    ),
-    "evaluate_flow": (evaluate, [evaluate_log_likelihood, evaluate_mmd, evaluate_two_points]),
+    ),  # unconditional field taken as 0
 }

@@ -9,6 +9,7 @@ import cases_ch05
 import cases_ch06
 import cases_ch07
 import cases_ch08
+import cases_ch09
 import pytest
 
 from fmkit import checks
@@ -28,6 +29,7 @@ for _module in (
     cases_ch06,
     cases_ch07,
     cases_ch08,
+    cases_ch09,
 ):
     CASES.update(_module.CASES)
 

@@ -1,159 +1,118 @@
-"""Chapter 6's checkers name each plausible mistake with its own hint, and their references
-agree with fmkit and with closed forms (the trace of a linear field, an exponential flow)."""
-
-import itertools
-import math
+"""The Gaussian-paths chapter's checkers accept fmkit's reference, name each plausible
+mistake with its own hint, report a stub as not attempted, and agree with fmkit's sampler."""
 
 import cases_ch06 as cases
 import pytest
 import torch
 from verdicts import wrong_message as _message
 
-import fmkit as fm
-from fmkit import checks, likelihood
-from fmkit.checks import ch06
+from fmkit import exact, paths, solvers
+from fmkit.checks import NOT_ATTEMPTED
+from fmkit.checks import ch06 as gp
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def test_every_checker_has_cases():
+    assert sorted(cases.CASES) == sorted(gp.CHECKS)
+
+
+@pytest.mark.parametrize("name", list(gp.CHECKS))
+def test_checker_accepts_the_reference_and_rejects_the_wrong_answers(name, capsys):
+    reference, wrong_answers = cases.CASES[name]
+    assert gp.CHECKS[name](reference).passed
+    assert len(wrong_answers) >= 2
+    for wrong in wrong_answers:
+        result = gp.CHECKS[name](wrong)
+        assert result.status == "wrong" and not result, (name, wrong)
+        assert len(result.message) > 20
+    out = capsys.readouterr().out
+    assert "✓" in out and "✗" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("name", list(gp.CHECKS))
+def test_checker_reports_a_stub_as_not_attempted(name):
+    assert gp.CHECKS[name](stub, quiet=True).status == NOT_ATTEMPTED
 
 
 @pytest.mark.parametrize(
     ("fn", "words"),
     [
-        (cases.divergence_full_jacobian_sum, "every entry of the Jacobian"),
-        (cases.divergence_first_two, "first two coordinates"),
-        (cases.divergence_diagonal, "add them up"),
-        (cases.divergence_at_t0, "at t = 0"),
-        (lambda v, x, t: cases.divergence(v, x, t).sum(), "total over the batch"),
-        (lambda v, x, t: -cases.divergence(v, x, t), "sign is flipped"),
-        (lambda v, x, t: cases.divergence(v, x, t)[:, None], "wrong shape"),
+        (cases.score_sign_flipped, "sign is flipped"),
+        (cases.score_without_sigma, "divide by sigma_t once more"),
+        (cases.score_times_sigma, "multiplied by sigma_t"),
+        (cases.score_always_linear, "straight line's identity"),
     ],
 )
-def test_divergence_names_the_mistake(fn, words):
-    assert words in _message(checks.check_divergence, fn)
+def test_score_from_velocity_names_the_mistake(fn, words):
+    assert words in _message(gp.check_score_from_velocity, fn)
 
 
 @pytest.mark.parametrize(
     ("fn", "words"),
     [
-        (cases.hutchinson_no_probe_right, "one side only"),
-        (cases.hutchinson_no_probe_left, "one side only"),
-        (cases.hutchinson_full_jacobian_sum, "1^T J 1"),
-        (cases.hutchinson_batch_sum, "over the batch"),
-        (cases.hutchinson_probe_sum, "average them"),
-        (cases.hutchinson_not_averaged, "average them over the probes"),
-        (cases.hutchinson_exact, "exact divergence"),
-        (lambda v, x, t, p: -cases.hutchinson(v, x, t, p), "sign is flipped"),
+        (cases.em_step_noise_times_dt, "sqrt(dt)"),
+        (cases.em_step_no_correction, "without the matching drift"),
+        (cases.em_step_full_g2, "half of what you added"),
+        (cases.em_step_minus, "sign is flipped"),
+        (cases.em_step_ode, "Euler ODE step"),
+        (cases.em_step_in_place, "in place"),
     ],
 )
-def test_hutchinson_names_the_mistake(fn, words):
-    assert words in _message(checks.check_hutchinson, fn)
-
-
-@pytest.mark.parametrize(
-    ("fn", "words"),
-    [
-        (cases.euler_sign, "wrong sign"),
-        (cases.euler_no_base, "base density is missing"),
-        (cases.euler_base_at_x, "evaluated at x"),
-        (cases.euler_off_by_one, "Off by one"),
-        (cases.euler_time_forwards, "time runs the wrong way"),
-        (cases.euler_moves_forwards, "x moves forwards"),
-        (cases.euler_batch_mean, "one number for the whole batch"),
-        (lambda v, x, n: fm.log_likelihood(v, x, n_steps=n), "RK4"),
-    ],
-)
-def test_euler_log_likelihood_names_the_mistake(fn, words):
-    assert words in _message(checks.check_euler_log_likelihood, fn)
-
-
-def test_a_hand_written_euler_solve_passes():
-    assert checks.check_euler_log_likelihood(cases._euler, quiet=True)
-    assert checks.check_euler_log_likelihood(
-        lambda v, x, n: ch06.euler_variant(v, x, n), quiet=True
-    )
+def test_euler_maruyama_step_names_the_mistake(fn, words):
+    assert words in _message(gp.check_euler_maruyama_step, fn)
 
 
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        (-1.5, "sign is flipped"),
-        (-2.0, "determinant"),
-        (2.0, "determinant"),
-        (-0.5, "every entry of A"),
-        (-math.log(2.0), "log|det A|"),
-        (math.exp(1.5), "density ratio"),
-        (7.0, "integrate it over one unit of time"),
+        (lambda: 1 - 4 / 3.141592653589793, "sign is flipped"),
+        (lambda: 0.0, "straight line"),
+        (lambda: (4 / 3.141592653589793 - 1) * 0.5**0.5, "sigma_t in the denominator"),
+        (
+            lambda: (4 / 3.141592653589793 - 1) * 2**0.5,
+            "not squared",
+        ),  # one sigma_t = 1/sqrt(2) too many
     ],
 )
-def test_linear_flow_names_the_mistake(value, words):
-    assert words in _message(checks.check_linear_flow_log_density, lambda: value)
+def test_cosine_score_names_the_mistake(value, words):
+    assert words in _message(gp.check_cosine_score, value)
 
 
-def test_linear_flow_answer_is_minus_the_trace_and_matches_the_flow():
-    a = torch.tensor(ch06.LINEAR_A)
-    assert checks.check_linear_flow_log_density(lambda: -float(torch.trace(a)), quiet=True)
-    assert checks.check_linear_flow_log_density(lambda: torch.tensor([1.5]), quiet=True)
-    # The flow itself: x_1 = exp(A) x_0, and log p_1(x_1) - log p_0(x_0) is the same for every point.
-    x_0 = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))
-    x_1 = x_0 @ torch.linalg.matrix_exp(a).T
-    change = fm.log_likelihood(
-        lambda z, t: z @ a.T, x_1, n_steps=64
-    ) - likelihood.standard_normal_log_prob(x_0)
-    torch.testing.assert_close(change, torch.full((5,), 1.5), atol=1e-3, rtol=0)
+def test_the_derived_value_is_four_over_pi_minus_one():
+    assert abs(gp.cosine_score_value() - (4 / torch.pi - 1)) < 1e-12
 
 
-def test_mixing_field_has_a_full_nonsymmetric_jacobian_that_moves_with_x_and_t():
-    field = ch06.mixing_field(3, seed=1)
-    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(2))
-    jac = ch06.jacobian(field, x, 0.3)
-    assert (jac.abs() > 1e-3).all()
-    assert not torch.allclose(jac, jac.transpose(1, 2), atol=1e-3)
-    div = likelihood.divergence(field, x, 0.3)
-    torch.testing.assert_close(div, torch.diagonal(jac, dim1=1, dim2=2).sum(1))
-    assert div.std() > 1e-2
-    assert not torch.allclose(div, likelihood.divergence(field, x, 0.8))
-    # t as a float or (batch, 1): the same field
-    torch.testing.assert_close(field(x, 0.3), field(x, torch.full((4, 1), 0.3)))
-
-
-def test_hutchinson_reference_over_every_sign_pattern_is_the_exact_divergence():
-    field = ch06.mixing_field(3, seed=4)
-    x = torch.randn(6, 3, generator=torch.Generator().manual_seed(4))
-    signs = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=3)))  # (8, 3)
-    probes = signs[:, None, :].expand(-1, 6, -1).contiguous()  # (8, 6, 3)
-    torch.testing.assert_close(
-        ch06.hutchinson_reference(field, x, 0.5, probes), likelihood.divergence(field, x, 0.5)
+@pytest.mark.parametrize("schedule", paths.SCHEDULES)
+def test_the_reference_step_is_one_step_of_fmkits_sampler(schedule):
+    x_0 = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
+    field = exact.ring_field(schedule=schedule)
+    sol = solvers.sample_sde(
+        field,
+        x_0,
+        n_steps=4,
+        noise=0.7,
+        schedule=schedule,
+        generator=torch.Generator().manual_seed(1),
+        return_trajectory=True,
     )
-    # one probe: the exact divergence plus the off-diagonal terms eps_i eps_j J_ij
-    jac = ch06.jacobian(field, x, 0.5)
-    eps = probes[:1]
-    expected = torch.einsum("bi,bij,bj->b", eps[0], jac, eps[0])
-    torch.testing.assert_close(ch06.hutchinson_reference(field, x, 0.5, eps), expected)
-
-
-def test_euler_reference_agrees_with_a_hand_written_solve_and_an_exponential_flow():
-    field = ch06.mixing_field(2, seed=3)
-    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(3))
-    for n in (1, 3, 8):
-        torch.testing.assert_close(
-            ch06.euler_variant(field, x, n),
-            cases.euler_log_likelihood(field, x, n),
-            atol=1e-5,
-            rtol=1e-5,
+    kicks = torch.Generator().manual_seed(1)
+    x = x_0
+    for i in range(4):
+        x = gp.em_step_reference(
+            field, x, i / 4, 0.25, 0.7, torch.randn(x.shape, generator=kicks), schedule
         )
-    # v = a x carries N(0, I) to N(0, e^{2a} I): log p_1(x) = log N(x e^{-a}) - d a
-    a = 0.5
-    exact = likelihood.standard_normal_log_prob(x * math.exp(-a)) - 2 * a
-    assert (cases.euler_log_likelihood(lambda z, t: a * z, x, 400) - exact).abs().max() < 0.01
+        torch.testing.assert_close(x, sol.trajectory[i + 1])
 
 
-def test_checkers_leave_the_students_inputs_alone():
-    def changes_x(velocity, x, t):
-        x += 1.0
-        return likelihood.divergence(velocity, x, t)
-
-    assert "changed its input `x`" in _message(checks.check_divergence, changes_x)
-
-    def changes_probes(velocity, x, t, probes):
-        probes.mul_(-1)
-        return ch06.hutchinson_reference(velocity, x, t, probes)
-
-    assert "changed its input `probes`" in _message(checks.check_hutchinson, changes_probes)
+def test_the_score_reference_is_the_gradient_of_the_exact_log_density():
+    x = 2 * torch.randn(30, 2, generator=torch.Generator().manual_seed(2))
+    for schedule in paths.SCHEDULES:
+        u = exact.ring_field(schedule=schedule)(x, 0.4)
+        y = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(exact.ring_log_prob(t=0.4, schedule=schedule)(y).sum(), y)
+        torch.testing.assert_close(
+            cases.score_from_velocity(u, x, 0.4, schedule), grad, rtol=1e-4, atol=1e-4
+        )

@@ -269,3 +269,32 @@ def test_sde_explorer_scores_every_setting_and_noise_zero_is_the_euler_ode(gen):
     euler = fm.integrate(exact.ring_field(), x_0, n_steps=32, method="euler").x
     expected = fm.metrics.mmd(euler, data)
     assert f"MMD² to the data {expected:.4f}" in explorer.readout.value
+
+
+def test_onestep_explorer_scores_every_method_and_nfe_and_draws_the_arrows():
+    torch.manual_seed(0)
+    tiny_map = fm.onestep.TwoTimeField(hidden_dim=16, n_hidden=1)  # untrained: any map will do
+    ring = exact.ring_field()
+    samplers = {"flow": widgets.flow_sampler(ring), "map": widgets.map_sampler(tiny_map)}
+    g = torch.Generator().manual_seed(5)
+    explorer = widgets.onestep_explorer(samplers, n=120, nfes=(1, 2, 3), n_arrows=30, generator=g)
+    assert set(explorer.scores) == {(m, k) for m in ("flow", "map") for k in (1, 2, 3)}
+    # the same draws, in the same order, give the same noise points, data and scores
+    h = torch.Generator().manual_seed(5)
+    x_0, reference = fm.sample("gaussian", 120, generator=h), fm.sample("ring", 120, generator=h)
+    midpoint = fm.integrate(ring, x_0, n_steps=1, method="midpoint").x  # 2 NFE
+    three_euler = fm.integrate(ring, x_0, n_steps=3, method="euler").x  # 3 NFE, not 1 midpoint
+    jumps = fm.onestep.map_sample(tiny_map, x_0, n_steps=3).x
+    assert explorer.scores["flow", 2] == pytest.approx(fm.metrics.mmd(midpoint, reference))
+    assert explorer.scores["flow", 3] == pytest.approx(fm.metrics.mmd(three_euler, reference))
+    assert explorer.scores["map", 3] == pytest.approx(fm.metrics.mmd(jumps, reference))
+    assert explorer.scores["flow", 1] > explorer.band.p90  # one Euler step collapses
+    _every_control_changes_the_picture(explorer)
+    _every_stack_is_linked_to_a_control(explorer)
+    explorer.controls["method"].value, explorer.controls["nfe"].value = "flow", 3
+    explorer.refresh()
+    assert "3 Euler steps" in explorer.readout.value and "null band" in explorer.readout.value
+    assert f"{explorer.scores['flow', 3]:.4f}" in explorer.readout.value
+    fig = explorer.figure(method="map", nfe=1)
+    assert fig.axes[0].get_title() == "map: samples, 1 NFE"
+    assert len(fig.axes[1].collections[0].get_offsets()) == 30  # one arrow per noise point shown

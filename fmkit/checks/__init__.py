@@ -13,7 +13,7 @@ told exactly that. Graders use ``assert result``.
 True
 """
 
-from . import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08
+from . import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09
 from ._core import NOT_ATTEMPTED, CheckerBug, Result, check_value
 from .ch01 import (  # chapter 1
     check_cosine_velocity,
@@ -33,27 +33,32 @@ from .ch04 import (
     check_sub_batch_ot,
     check_two_pairs,
 )
-from .ch05 import check_cosine_score, check_euler_maruyama_step, check_score_from_velocity
-from .ch06 import (
+from .ch05 import (
+    check_distillation_loss,
+    check_gaussian_average_velocity,
+    check_meanflow_loss,
+)
+from .ch06 import check_cosine_score, check_euler_maruyama_step, check_score_from_velocity
+from .ch07 import (
     check_divergence,
     check_euler_log_likelihood,
     check_hutchinson,
     check_linear_flow_log_density,
 )
-from .ch07 import (
+from .ch08 import (
     check_class_posterior,
     check_drop_labels,
     check_guided_at_t0,
     check_scheduled_guidance,
 )
-from .ch08 import (
+from .ch09 import (
     check_bits_per_pixel,
     check_evaluate_flow,
     check_memorisation_ratio,
     check_pca_encode,
 )
 
-CHAPTERS = (ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08)
+CHAPTERS = (ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09)
 
 # Every checker by exercise name, for the tests and for graders who loop over a course.
 CHECKS = {name: check for chapter in CHAPTERS for name, check in chapter.CHECKS.items()}

@@ -1,4 +1,9 @@
-"""Checkers for chapter 7, conditional generation and guidance."""
+"""Checkers for chapter 7, likelihoods.
+
+The fields the checkers use have a full, non-symmetric Jacobian that changes with ``x`` and
+``t`` (:func:`mixing_field`), so that the divergence (the trace) differs from every other sum
+of Jacobian entries a student might compute by mistake.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..data import ring_means
-from ..exact import mixture_field, mixture_log_prob, ring_field
-from ..guidance import guided_velocity as _reference_guided_velocity
+from .. import likelihood
 from ..paths import as_time
 from ._core import (
     Result,
@@ -24,275 +27,360 @@ from ._core import (
 )
 
 
-def toy_conditional(x: torch.Tensor, t, label=None) -> torch.Tensor:
-    """A toy conditional field that depends on x, t and the label: ``-(1 + t) x`` without a
-    label (label -1), ``x + c t + 1`` for class c."""
-    t = as_time(t, x)  # (batch, 1)
-    label = torch.as_tensor(-1 if label is None else label).expand(len(x)).to(x.dtype)[:, None]
-    return torch.where(label < 0, -(1 + t) * x, x + label * t + 1)
+def mixing_field(
+    dim: int, seed: int = 0
+) -> Callable[[torch.Tensor, float | torch.Tensor], torch.Tensor]:
+    """``v(x, t) = (1 + t) tanh(x W + b) - t x`` in ``dim`` dimensions, with random ``W, b``:
+    every coordinate of ``v`` depends on every coordinate of ``x``, and on ``t``."""
+    g = torch.Generator().manual_seed(1000 + seed)
+    weight = torch.randn(dim, dim, generator=g) / math.sqrt(dim)
+    bias = 0.5 * torch.randn(dim, generator=g)
+
+    def field(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        t = as_time(t, x)  # (batch, 1)
+        return (1 + t) * torch.tanh(x @ weight.to(x) + bias.to(x)) - t * x  # (batch, dim)
+
+    return field
 
 
-# --------------------------------------------------------------------------- label dropout
+def jacobian(velocity: Callable, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """``J[b, i, j] = d v_i / d x_j`` at each row ``b`` of ``x``: ``(batch, dim, dim)``.
+    Used to recognise the wrong sums of Jacobian entries."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        v = velocity(x, t)
+        rows = [
+            torch.autograd.grad(v[:, i].sum(), x, retain_graph=True)[0] for i in range(x.shape[1])
+        ]
+    return torch.stack(rows, dim=1).detach()
 
 
-def check_drop_labels(fn: Callable, *, quiet: bool = False) -> Result:
-    """``fn(labels, p, generator)`` must return a copy of ``labels`` in which each entry is
-    replaced by -1 ("no label") with probability ``p``, drawn from ``generator``."""
+def _rademacher(k: int, batch: int, dim: int, seed: int) -> torch.Tensor:
+    """``k`` probes of random signs, ``(k, batch, dim)``."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, (k, batch, dim), generator=g).float() * 2 - 1
 
-    def labels_from(answer, labels: torch.Tensor) -> torch.Tensor:
-        answer = as_answer(answer, "a tensor of labels")
-        if answer.shape != labels.shape:
-            raise Wrong(
-                f"return one label per input label: shape {tuple(labels.shape)}, got {tuple(answer.shape)}."
-            )
-        if answer.dtype == torch.bool:
-            raise Wrong(
-                "you returned the mask of dropped labels; return the labels themselves, with -1 where dropped."
-            )
-        if answer.is_floating_point():
-            raise Wrong(
-                f"your labels are {answer.dtype}; keep them integers (torch.long), as the label embedding needs."
-            )
-        return answer
+
+FULL_JACOBIAN_SUM = (
+    "You summed every entry of the Jacobian, sum_i sum_j dv_i/dx_j (what the gradient of v.sum() gives once "
+    "you add up its coordinates). The divergence is the trace: only the diagonal entries dv_i/dx_i. Take the "
+    "gradient of v[:, i].sum() and keep its coordinate i, for each i."
+)
+
+
+# ------------------------------------------------------------------------ the exact divergence
+
+
+def check_divergence(fn: Callable, *, quiet: bool = False) -> Result:
+    """``fn(velocity, x, t)`` must return the exact divergence per row, ``(batch,)``, in any
+    dimension, for ``t`` a float or a ``(batch, 1)`` tensor."""
 
     def check():
-        labels = torch.randint(
-            0, 8, (20000,), generator=torch.Generator().manual_seed(3)
-        )  # (20000,)
-        p = 0.3
-        names = ("labels", "p", "generator")
-        answer = labels_from(
-            call(fn, labels, p, torch.Generator().manual_seed(0), names=names), labels
-        )
-        changed = answer != labels
-        if changed.any() and not (answer[changed] == -1).all():
-            values = answer[changed].unique()
-            if len(values) == 1:
+        for dim, seed, float_time in ((3, 6, False), (2, 7, True)):
+            x, _, t = inputs(seed, 16, dim)
+            t = 0.4 if float_time else t
+            field = mixing_field(dim, seed)
+            expected = likelihood.divergence(field, x, t)  # (batch,)
+            answer = as_answer(call(fn, field, x, t, names=("velocity", "x", "t")))
+            jac = jacobian(field, x, t)  # (batch, dim, dim)
+            diagonal = torch.diagonal(jac, dim1=1, dim2=2)  # (batch, dim)
+            if matches(answer, expected.sum(), atol=1e-4):
                 raise Wrong(
-                    f"your dropped labels became {values.item()}; the course's 'no label' is -1 "
-                    "(0 is blob 0's label, and the model maps -1 to its extra embedding row itself)."
+                    "That is the total over the batch; return one divergence per row, shape (batch,)."
                 )
-            raise Wrong(
-                "a dropped label becomes -1 and every other label stays as it was; yours changed labels to other values."
+            if matches(answer, jac.sum(dim=(1, 2)), atol=1e-4):
+                raise Wrong(FULL_JACOBIAN_SUM)
+            if matches(answer, -expected, atol=1e-4):
+                raise Wrong("The sign is flipped: the divergence is +sum_i dv_i/dx_i.")
+            if matches(answer, diagonal, atol=1e-4):
+                raise Wrong(
+                    "Those are the diagonal entries dv_i/dx_i, shape (batch, dim); add them up over i."
+                )
+            if dim > 2 and matches(answer, diagonal[:, :2].sum(1), atol=1e-4):
+                raise Wrong(
+                    f"Only the first two coordinates are counted; loop over all x.shape[1] = {dim} of them."
+                )
+            if not float_time and matches(answer, likelihood.divergence(field, x, 0.0), atol=1e-4):
+                raise Wrong(
+                    "That is the divergence at t = 0: pass the given t on to velocity(x, t)."
+                )
+            expect_close(
+                answer,
+                expected,
+                f"In {dim}-D: for each i, the gradient of v[:, i].sum() with respect to "
+                "x gives row i of the Jacobian for every point; add up its coordinate i.",
+                atol=1e-4,
             )
-        rate = (answer == -1).double().mean().item()
-        if abs(rate - (1 - p)) < 0.02:
-            raise Wrong(
-                f"you dropped {rate:.0%} of the labels with p = {p}: that is 1 - p. Drop where a uniform draw "
-                "falls below p (`torch.rand(...) < p` marks the dropped ones)."
-            )
-        if abs(rate - p) > 0.02:
-            raise Wrong(
-                f"you dropped {rate:.1%} of the labels; with p = {p} about {p:.0%} should become -1."
-            )
-        again = labels_from(
-            call(fn, labels, p, torch.Generator().manual_seed(0), names=names), labels
-        )
-        other = labels_from(
-            call(fn, labels, p, torch.Generator().manual_seed(1), names=names), labels
-        )
-        if not torch.equal(again, answer) or torch.equal(other, answer):
-            raise Wrong(
-                "the same seed should give the same drops and another seed other drops: draw with the "
-                "generator you are given (`torch.rand(n, generator=generator)`), not with the global one."
-            )
-        kept = labels_from(
-            call(fn, labels, 0.0, torch.Generator().manual_seed(0), names=names), labels
-        )
-        if not torch.equal(kept, labels):
-            raise Wrong("with p = 0 nothing should be dropped: every label comes back unchanged.")
-        return f"about {p:.0%} of the labels became -1, the rest are untouched, and the generator makes it repeatable."
+        return "one exact divergence per point, in any dimension."
 
-    return run_check("label dropout", check, quiet)
+    return run_check("divergence", check, quiet)
 
 
-# --------------------------------------------------------------------------- scheduled guidance
+# --------------------------------------------------------------------- Hutchinson's estimator
 
 
-def _demo_schedule(t):
-    """A guidance scale that grows with time: 1 at t = 0, 5 at t = 1 (floats or tensors)."""
-    return 1 + 4 * t
-
-
-def _guided_rows(
-    model: Callable, label: int, schedule: Callable, x: torch.Tensor, t
+def hutchinson_reference(
+    velocity: Callable, x: torch.Tensor, t: float | torch.Tensor, probes: torch.Tensor
 ) -> torch.Tensor:
-    """fmkit's guided field, each row at the scale its own time asks for."""
-    times = as_time(t, x)  # (batch, 1)
-    rows = [
-        _reference_guided_velocity(model, label, float(schedule(times[i, 0].item())))(
-            x[i : i + 1], times[i : i + 1]
-        )
-        for i in range(len(x))
-    ]
-    return torch.cat(rows)
+    """fmkit's Hutchinson estimate with the given ``probes`` ``(k, batch, dim)``: ``(batch,)``."""
+    return likelihood.divergence(velocity, x, t, probes=probes)
 
 
-def check_scheduled_guidance(fn: Callable, *, quiet: bool = False) -> Result:
-    """``fn(model, label, schedule)`` must return the guided ``(x, t)`` field whose scale at
-    time ``t`` is ``schedule(t)``."""
+def check_hutchinson(fn: Callable, *, quiet: bool = False) -> Result:
+    """``fn(velocity, x, t, probes)`` with ``probes`` ``(k, batch, dim)`` must return the mean
+    over the probes of ``eps^T J eps``, one estimate per row: ``(batch,)``."""
+    names = ("velocity", "x", "t", "probes")
 
     def check():
-        x, _, t = inputs(11)
-        field = call(fn, toy_conditional, 2, _demo_schedule, names=("model", "label", "schedule"))
-        if not callable(field):
-            raise Wrong(
-                f"return a velocity function v(x, t) (for example a nested def), not a {type(field).__name__}."
+        for dim, k, seed, float_time in ((3, 3, 8, False), (2, 5, 9, True)):
+            x, _, t = inputs(seed, 16, dim)
+            t = 0.3 if float_time else t
+            field = mixing_field(dim, seed)
+            probes = _rademacher(k, 16, dim, seed)
+            expected = hutchinson_reference(field, x, t, probes)
+            answer = as_answer(call(fn, field, x, t, probes, names=names))
+            jac = jacobian(field, x, t)
+            per_probe = torch.einsum("kbi,bij,kbj->kb", probes, jac, probes)  # (k, batch)
+            exact = torch.diagonal(jac, dim1=1, dim2=2).sum(1)
+            if matches(answer, per_probe, atol=1e-4):
+                raise Wrong(
+                    f"Those are the {k} estimates of each probe, shape (k, batch); average them over the "
+                    "probes (dim 0) to get one estimate per point."
+                )
+            if (
+                matches(answer, expected.sum(), atol=1e-4)
+                or matches(answer, per_probe.sum(1), atol=1e-4)
+                or matches(answer, per_probe.mean(1), atol=1e-4)
+            ):
+                raise Wrong(
+                    "You summed (or averaged) over the batch: keep one estimate per point, shape (batch,), "
+                    "and average over the probes only."
+                )
+            if matches(answer, per_probe.sum(0), atol=1e-4):
+                raise Wrong(
+                    f"You added up the {k} probes' estimates; average them (divide by the number of probes)."
+                )
+            if matches(answer, jac.sum(dim=(1, 2)), atol=1e-4):
+                raise Wrong(
+                    "You summed every entry of the Jacobian, 1^T J 1 (the gradient of v.sum(), added up over "
+                    "its coordinates): that is the probe replaced by a vector of ones. Use the given probes: "
+                    "eps^T J eps for each probe eps."
+                )
+            one_sided = (
+                torch.einsum("kbi,bij->kb", probes, jac).mean(0),
+                torch.einsum("bij,kbj->kb", jac, probes).mean(0),
             )
-        v_none, v_label = toy_conditional(x, t, -1), toy_conditional(x, t, 2)
-        for when in (t, 0.3):
-            answer = call(field, x, when, names=("x", "t"))
-            expected = _guided_rows(toy_conditional, 2, _demo_schedule, x, when)
+            if any(matches(answer, side, atol=1e-4) for side in one_sided):
+                raise Wrong(
+                    "The probe appears on one side only (eps^T J 1 or 1^T J eps). Hutchinson needs it on "
+                    "both: the gradient of (v * eps).sum() is eps^T J for every row; multiply that by eps "
+                    "again and sum over the coordinates."
+                )
+            if matches(answer, exact, atol=1e-4):
+                raise Wrong(
+                    "That is the exact divergence, not the estimate from the given probes: use each probe "
+                    "eps, with one autograd call per probe."
+                )
+            if matches(answer, -expected, atol=1e-4):
+                raise Wrong("The sign is flipped: the estimate is +eps^T J eps.")
+            expect_close(
+                answer,
+                expected,
+                f"With {k} probes in {dim}-D: for each probe eps, the gradient of "
+                "(v * eps).sum() with respect to x, times eps, summed over coordinates; then the mean "
+                "over the probes.",
+                atol=1e-4,
+            )
+        return "one unbiased estimate per point, from the probes you were given."
+
+    return run_check("Hutchinson's estimator", check, quiet)
+
+
+# --------------------------------------------------------------- the backwards likelihood solve
+
+
+def euler_variant(
+    velocity: Callable, x: torch.Tensor, n_steps: int, *, x_sign: float = -1.0
+) -> torch.Tensor:
+    """Euler from ``t = 1`` to ``0``, with the position moved by ``x_sign * h * v`` (``-1``:
+    backwards, right; ``+1``: the mistake of moving forwards while the time runs back)."""
+    h, z = 1.0 / n_steps, x.detach().clone()
+    total = torch.zeros(len(x), dtype=x.dtype)
+    for i in range(n_steps):
+        t = 1.0 - i * h
+        total = total + h * likelihood.divergence(velocity, z, t)
+        with torch.no_grad():
+            z = z + x_sign * h * velocity(z, t)
+    return likelihood.standard_normal_log_prob(z) - total
+
+
+def _euler_solve(velocity: Callable, x: torch.Tensor, n_steps: int, **kwargs) -> torch.Tensor:
+    return likelihood.log_likelihood(velocity, x, n_steps=n_steps, method="euler", **kwargs)
+
+
+def _shifted(velocity: Callable, shift: float) -> Callable:
+    """The field evaluated at ``t + shift``: an off-by-one time grid."""
+    return lambda x, t: velocity(x, t + shift)
+
+
+def _time_reversed(velocity: Callable) -> Callable:
+    """The field evaluated at ``1 - t``: time running the wrong way."""
+    return lambda x, t: velocity(x, 1 - t)
+
+
+def check_euler_log_likelihood(fn: Callable, *, quiet: bool = False) -> Result:
+    """``fn(velocity, x, n_steps)`` must return ``log p_1(x)`` ``(batch,)`` under the flow
+    from a standard normal, by ``n_steps`` Euler steps from ``t = 1`` back to ``t = 0``: the
+    same numbers as ``fm.log_likelihood(velocity, x, n_steps=n_steps, method="euler")``."""
+
+    def nothing(z: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(z), dtype=z.dtype)
+
+    def check():
+        for dim, n_steps, seed in ((2, 4, 10), (3, 7, 11)):
+            x, _, _ = inputs(seed, 12, dim)
+            field = mixing_field(dim, seed)
+            answer = as_answer(call(fn, field, x, n_steps, names=("velocity", "x", "n_steps")))
+
+            expected = _euler_solve(field, x, n_steps)
+            integral = _euler_solve(
+                field, x, n_steps, base_log_prob=nothing
+            )  # -int_0^1 div v dt on the Euler path
+            base = expected - integral  # log N(x_0)
+            if matches(answer, expected.sum(), atol=1e-4) or matches(
+                answer, expected.mean(), atol=1e-4
+            ):
+                raise Wrong(
+                    "That is one number for the whole batch; return log p_1 for each point, shape (batch,)."
+                )
+            if matches(answer, base - integral, atol=1e-4):
+                raise Wrong(
+                    "The divergence term has the wrong sign: log p_1(x) = log p_0(x_0) - integral_0^1 div v "
+                    "dt. Where the flow spreads out (positive divergence) the density falls."
+                )
+            if matches(answer, integral, atol=1e-4):
+                raise Wrong(
+                    "The base density is missing: add log N(x_0; 0, I) at the point x_0 where the backward "
+                    "solve ends (likelihood.standard_normal_log_prob)."
+                )
+            if matches(answer, base, atol=1e-4):
+                raise Wrong(
+                    "Only the base density log N(x_0) is there: subtract the divergence accumulated on "
+                    "the way back."
+                )
+            if matches(answer, likelihood.standard_normal_log_prob(x) + integral, atol=1e-4):
+                raise Wrong(
+                    "The base density is evaluated at x, where the solve starts; evaluate it at x_0, "
+                    "where the backward solve ends."
+                )
             if matches(
-                answer, _guided_rows(toy_conditional, 2, lambda s: _demo_schedule(1 - s), x, when)
+                answer, _euler_solve(_shifted(field, -1.0 / n_steps), x, n_steps), atol=1e-4
             ):
                 raise Wrong(
-                    "your scale follows schedule(1 - t): that is the diffusion convention, where t = 1 is noise. "
-                    "Here t runs from the base (t = 0) to the data (t = 1); call schedule(t)."
+                    "Off by one in the time grid: step i starts at t = 1 - i / n_steps, so the first step "
+                    "evaluates the field at t = 1 and the last at t = 1 / n_steps."
                 )
-            for fixed in (0.0, 0.5, 1.0):
-                if matches(
-                    answer,
-                    _reference_guided_velocity(toy_conditional, 2, _demo_schedule(fixed))(x, when),
-                ):
-                    raise Wrong(
-                        f"your scale is schedule({fixed}) at every time; evaluate schedule(t) inside the field, "
-                        "with the t the field is called with."
-                    )
-            scale = _demo_schedule(as_time(when, x))  # (batch, 1)
-            if matches(answer, v_label + scale * (v_none - v_label)):
+            if matches(answer, _euler_solve(_time_reversed(field), x, n_steps), atol=1e-4):
                 raise Wrong(
-                    "The roles are swapped: start from the unconditional field and move towards the conditional one."
+                    "The time runs the wrong way: going back from t = 1 to 0, step i is at t = 1 - i / "
+                    "n_steps, not i / n_steps."
+                )
+            if matches(answer, euler_variant(field, x, n_steps, x_sign=+1.0), atol=1e-4):
+                raise Wrong(
+                    "x moves forwards (x + h v) while the time runs back: going from t = 1 to 0, each step "
+                    "is x <- x - h v(x, t)."
+                )
+            if matches(
+                answer,
+                likelihood.log_likelihood(field, x, n_steps=n_steps, method="rk4"),
+                atol=1e-4,
+            ):
+                raise Wrong(
+                    "That is an RK4 solve (fm.log_likelihood's default); this exercise asks for plain Euler "
+                    "steps, one evaluation of v and div v per step."
                 )
             expect_close(
                 answer,
                 expected,
-                "v_none + schedule(t) * (v_label - v_none), with the label -1 for 'none', at every time.",
+                f"With n_steps = {n_steps}: from x at t = 1, take steps of h = 1/n_steps "
+                "back to t = 0, evaluating v and div v at the start of each step; then log N(x_0) minus "
+                "the accumulated h * div.",
+                atol=1e-4,
             )
-        return "the scale follows the clock: schedule(t) at time t, row by row."
+        return "the same numbers as fm.log_likelihood(..., method='euler')."
 
-    return run_check("scheduled guidance", check, quiet)
-
-
-# --------------------------------------------------------------------------- class posterior
+    return run_check("likelihood by Euler", check, quiet)
 
 
-def _posterior(
-    x: torch.Tensor, t, means: torch.Tensor, std: float, *, move: bool = True, blur: bool = True
-) -> torch.Tensor:
-    """p_t(k | x) on the straight path from N(0, I) to the mixture of N(means_k, std^2 I),
-    from fmkit's log-densities, row by row. ``move=False`` leaves the centres at m_k and
-    ``blur=False`` keeps the data's std at every time: two mistakes a checker names."""
-    times = as_time(t, x)  # (batch, 1)
-    rows = []
-    for i in range(len(x)):
-        s = times[i, 0].item()
-        centres = s * means if move else means  # (k, dim)
-        sd = math.sqrt((1 - s) ** 2 + s**2 * std**2) if blur else std
-        logits = torch.stack(
-            [mixture_log_prob(centres[k : k + 1], sd)(x[i : i + 1])[0] for k in range(len(means))]
-        )
-        rows.append(torch.softmax(logits, dim=0))
-    return torch.stack(rows)  # (batch, k)
+# ------------------------------------------------------------- a derivation: a linear flow
 
 
-def check_class_posterior(fn: Callable, *, quiet: bool = False) -> Result:
-    """``fn(x, t, means, std)`` must return ``p_t(k | x)``, shape ``(batch, k)``, for the path
-    from a standard Gaussian to the equal-weight mixture of ``N(means_k, std^2 I)``."""
-
-    def check():
-        means = ring_means()  # (8, 2)
-        g = torch.Generator().manual_seed(6)
-        n = 12
-        t = 0.2 + 0.5 * torch.rand(n, 1, generator=g)  # (n, 1): times where the blobs still overlap
-        x_1 = means[torch.randint(8, (n,), generator=g)] + 0.2 * torch.randn(n, 2, generator=g)
-        x = (1 - t) * torch.randn(n, 2, generator=g) + t * x_1  # points on the path
-        for when in (t, 0.5):
-            answer = call(fn, x, when, means, 0.2, names=("x", "t", "means", "std"))
-            expected = _posterior(x, when, means, 0.2)
-            if matches(answer, expected.log()):
-                raise Wrong(
-                    "these are log-probabilities; return the probabilities themselves (each row sums to 1)."
-                )
-            if matches(answer, _posterior(x, when, means, 0.2, move=False)):
-                raise Wrong(
-                    "at time t blob k sits at t * m_k, not at m_k: the path shrinks the data towards the origin."
-                )
-            if matches(answer, _posterior(x, when, means, 0.2, blur=False)):
-                raise Wrong(
-                    "at time t each blob has variance (1 - t)^2 + t^2 std^2, not std^2: the base's noise is still in x_t."
-                )
-            answer_t = as_answer(answer)
-            if answer_t.shape == expected.shape and torch.allclose(
-                answer_t.sum(0), torch.ones(8), atol=1e-4
-            ):
-                raise Wrong(
-                    "your columns sum to 1, but each row should: normalise over the classes (dim=1), not over the batch."
-                )
-            expect_close(
-                answer,
-                expected,
-                "softmax over k of -|x - t m_k|^2 / (2 s_t^2), with s_t^2 = (1 - t)^2 + t^2 std^2.",
-            )
-        return "p_t(k | x): the blobs of the path weighed against each other."
-
-    return run_check("class posterior", check, quiet)
+LINEAR_A = ((0.5, 3.0), (-1.0, -2.0))  # the matrix of the exercise's field v(x, t) = A x
 
 
-# --------------------------------------------------------------------------- derivation
-
-
-def exact_conditional_ring(std: float = 0.2) -> Callable:
-    """The exact fields of the ring as a conditional model: ``model(x, t, label=k)`` is blob
-    k's field, ``label=-1`` the whole ring's (what a perfectly trained network would give)."""
-    means = ring_means()
-    whole = ring_field(std=std)
-    blobs = [mixture_field(means[k : k + 1], std) for k in range(len(means))]
-
-    def model(x: torch.Tensor, t, label=-1) -> torch.Tensor:
-        return whole(x, t) if int(label) == -1 else blobs[int(label)](x, t)
-
-    return model
-
-
-def check_guided_at_t0(fn: Callable, *, quiet: bool = False) -> Result:
-    """``fn()`` returns the exactly guided velocity at x = (1, 2), t = 0, class 0, scale 3."""
-    x = torch.tensor([[1.0, 2.0]])
-    expected = _reference_guided_velocity(exact_conditional_ring(), 0, 3.0)(x, 0.0)[0]  # (2,)
+def check_linear_flow_log_density(fn: Callable, *, quiet: bool = False) -> Result:
+    """``fn()`` must return ``log p_1(x_1) - log p_0(x_0)`` along the flow of ``v(x, t) = A x``
+    from ``t = 0`` to ``t = 1`` (``A`` = :data:`LINEAR_A`): ``-trace(A)``."""
+    a = torch.tensor(LINEAR_A)
+    x, _, _ = inputs(12)
+    divergence = likelihood.divergence(
+        lambda z, t: z @ a.T.to(z), x, 0.5
+    )  # trace(A) at every point
+    expected = float(-divergence.mean()) * 1.0  # d log p / dt = -div v, for one unit of time
+    trace, det, total = float(torch.trace(a)), float(torch.linalg.det(a)), float(a.sum())
+    log_det = math.log(abs(det))
+    mistakes = (
+        (
+            trace,
+            "The sign is flipped: d log p_t(x_t) / dt = -div v. This flow contracts area (trace A < 0), so the "
+            "density of a point it carries goes up.",
+        ),
+        (-det, "That uses the determinant of A; the divergence of A x is its trace, a_11 + a_22."),
+        (
+            det,
+            "That is the determinant of A; the divergence of A x is its trace, a_11 + a_22, with a minus sign.",
+        ),
+        (
+            -total,
+            "You summed every entry of A: that is the full-Jacobian-sum mistake. The divergence keeps only "
+            "the diagonal, a_11 + a_22.",
+        ),
+        (
+            total,
+            "You summed every entry of A, and the sign is off too. The divergence is the trace, a_11 + a_22, "
+            "and d log p / dt = -div v.",
+        ),
+        (
+            -log_det,
+            "log|det A| is the volume change of the map x -> A x, not of the flow. The flow's map over one "
+            "unit of time is exp(A), whose log-determinant is trace A.",
+        ),
+        (
+            log_det,
+            "log|det A| is the volume change of the map x -> A x, not of the flow. The flow's map over one "
+            "unit of time is exp(A), whose log-determinant is trace A.",
+        ),
+        (
+            math.exp(expected),
+            "That is the density ratio p_1(x_1) / p_0(x_0); the question asks for the change of "
+            "the log-density.",
+        ),
+    )
     return check_value(
-        "guided velocity at t = 0",
+        "log-density along a linear flow",
         fn,
         expected,
-        hint="At t = 0 each field is E[x_1] - x: -x for the whole ring, m_0 - x for blob 0. Combine them with scale 3.",
-        mistakes=(
-            (
-                (2.0, -2.0),
-                "that is the conditional field m_0 - x alone (scale 1); apply the scale 3.",
-            ),
-            (
-                (11.0, -2.0),
-                "you used 1 + w = 4, Ho and Salimans' way of writing it; the course's w = 3 already is their 1 + w.",
-            ),
-            (
-                (-7.0, -2.0),
-                "the roles are swapped: start from the unconditional field and move towards the conditional one.",
-            ),
-            ((9.0, 0.0), "at t = 0 the fields are E[x_1] - x, not E[x_1]: keep the -x in both."),
-            (
-                (6.0, -6.0),
-                "the unconditional field at t = 0 is E[x_1] - x = -x (the ring's mean is the origin), not 0.",
-            ),
-        ),
-        success=(
-            "that is the value, -x + 3 m_0: it differs from the unguided m_0 - x by 2 m_0 at every x, so at t = 0 "
-            "guidance shifts the cloud; it cannot squeeze it."
-        ),
+        hint="Use d log p_t(x_t) / dt = -div v(x_t, t). For v = A x the divergence is the same at every point "
+        "and time; integrate it over one unit of time.",
+        mistakes=mistakes,
+        success="-trace(A) per unit of time: the flow contracts area, so the density rises.",
+        quiet=quiet,
     )
 
 
 CHECKS = {
-    "drop_labels": check_drop_labels,
-    "scheduled_guidance": check_scheduled_guidance,
-    "class_posterior": check_class_posterior,
-    "guided_at_t0": check_guided_at_t0,
+    "divergence": check_divergence,
+    "hutchinson": check_hutchinson,
+    "euler_log_likelihood": check_euler_log_likelihood,
+    "linear_flow_log_density": check_linear_flow_log_density,
 }
