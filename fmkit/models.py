@@ -21,6 +21,16 @@ def _inputs(module: nn.Module, x, dim: int) -> torch.Tensor:
     return x
 
 
+def _sizes(dim, time_emb_dim, hidden_dim, n_hidden) -> tuple[int, int, int, int]:
+    """A network's widths, checked: ``dim``, ``time_emb_dim`` and ``hidden_dim`` positive
+    counts, ``n_hidden`` a count that may be 0 (a single linear layer)."""
+    dim, time_emb_dim, hidden_dim = (
+        check.count(v, k)
+        for k, v in [("dim", dim), ("time_emb_dim", time_emb_dim), ("hidden_dim", hidden_dim)]
+    )
+    return dim, time_emb_dim, hidden_dim, check.count(n_hidden, "n_hidden", minimum=0)
+
+
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}
 TIME_EMBEDDINGS = ("mlp", "sinusoidal")
 
@@ -94,11 +104,7 @@ class VelocityField(nn.Module):
         time_embedding: str = "mlp",
     ):
         super().__init__()
-        dim, time_emb_dim, hidden_dim = (
-            check.count(v, k)
-            for k, v in [("dim", dim), ("time_emb_dim", time_emb_dim), ("hidden_dim", hidden_dim)]
-        )
-        n_hidden = check.count(n_hidden, "n_hidden", minimum=0)
+        dim, time_emb_dim, hidden_dim, n_hidden = _sizes(dim, time_emb_dim, hidden_dim, n_hidden)
         self.dim = dim
         self.time_mlp = _time_embedding(time_embedding, time_emb_dim, activation)
         self.net = mlp([dim + time_emb_dim] + [hidden_dim] * n_hidden + [dim], activation)
@@ -136,17 +142,9 @@ class ConditionalVelocityField(nn.Module):
         time_embedding: str = "mlp",
     ):
         super().__init__()
-        n_classes, dim, time_emb_dim, label_emb_dim, hidden_dim = (
-            check.count(v, k)
-            for k, v in [
-                ("n_classes", n_classes),
-                ("dim", dim),
-                ("time_emb_dim", time_emb_dim),
-                ("label_emb_dim", label_emb_dim),
-                ("hidden_dim", hidden_dim),
-            ]
-        )
-        n_hidden = check.count(n_hidden, "n_hidden", minimum=0)
+        n_classes = check.count(n_classes, "n_classes")
+        dim, time_emb_dim, hidden_dim, n_hidden = _sizes(dim, time_emb_dim, hidden_dim, n_hidden)
+        label_emb_dim = check.count(label_emb_dim, "label_emb_dim")
         self.dim, self.n_classes = dim, n_classes
         self.time_mlp = _time_embedding(time_embedding, time_emb_dim, activation)
         self.label_emb = nn.Embedding(n_classes + 1, label_emb_dim)  # the last row is "no label"

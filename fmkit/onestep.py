@@ -36,7 +36,7 @@ from torch import nn
 
 from . import _validate as check
 from . import data as fm_data
-from .models import _inputs, _time_embedding, mlp
+from .models import _inputs, _sizes, _time_embedding, mlp
 from .paths import COUPLINGS, DEFAULT_OT_SUB_BATCH, TIME_SAMPLINGS, as_time, couple, sample_time
 from .solvers import STEPS, Solution, integrate
 from .train import History, _give_dim, _model, _rows, _training_points, fit
@@ -90,11 +90,7 @@ class TwoTimeField(nn.Module):
         time_embedding: str = "mlp",
     ):
         super().__init__()
-        dim, time_emb_dim, hidden_dim = (
-            check.count(v, k)
-            for k, v in [("dim", dim), ("time_emb_dim", time_emb_dim), ("hidden_dim", hidden_dim)]
-        )
-        n_hidden = check.count(n_hidden, "n_hidden", minimum=0)
+        dim, time_emb_dim, hidden_dim, n_hidden = _sizes(dim, time_emb_dim, hidden_dim, n_hidden)
         self.dim = dim
         self.time_mlp = _time_embedding(time_embedding, time_emb_dim, activation)  # start r
         self.gap_mlp = _time_embedding(time_embedding, time_emb_dim, activation)  # length t - r

@@ -179,6 +179,29 @@ def quiver(
     return ax
 
 
+def map_arrows(ax: Axes, x_0, x_1, *, n_arrows: int = 120) -> Axes:
+    """A map drawn as arrows, to scale, from ``x_0[i]`` to ``x_1[i]`` for the first
+    ``n_arrows`` rows, with the start points (base colour) and end points (flow colour)."""
+    x_0, x_1 = _cloud2d(x_0, "x_0"), _cloud2d(x_1, "x_1")
+    k = min(check.count(n_arrows, "n_arrows"), len(x_0), len(x_1))
+    a, b = x_0[:k], x_1[:k]  # (k, 2) each
+    ax.quiver(
+        a[:, 0],
+        a[:, 1],
+        b[:, 0] - a[:, 0],
+        b[:, 1] - a[:, 1],
+        angles="xy",
+        scale_units="xy",
+        scale=1.0,
+        width=0.004,
+        color=FIELD_COLOR,
+        alpha=0.55,
+    )
+    cloud(ax, a, color=BASE_COLOR, s=5, alpha=0.6)
+    cloud(ax, b, color=FLOW_COLOR, s=6, alpha=0.9)
+    return ax
+
+
 def trajectories(ax: Axes, trajectory, *, n_lines: int = 60, show_points: bool = True) -> Axes:
     """Paths of ``trajectory`` ``(steps + 1, n, 2)`` (or of a Solution solved with
     ``return_trajectory=True``): lines for the first ``n_lines``, base points at the start

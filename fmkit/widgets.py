@@ -605,25 +605,6 @@ def map_sampler(model: Callable) -> Callable[[torch.Tensor, int], tuple[torch.Te
     return sample
 
 
-def _arrows(ax, x_0: torch.Tensor, x_1: torch.Tensor, n_arrows: int) -> None:
-    """Arrows from ``x_0[i]`` to ``x_1[i]`` for the first ``n_arrows`` rows, drawn to scale."""
-    a, b = x_0[:n_arrows].numpy(), x_1[:n_arrows].numpy()
-    ax.quiver(
-        a[:, 0],
-        a[:, 1],
-        b[:, 0] - a[:, 0],
-        b[:, 1] - a[:, 1],
-        angles="xy",
-        scale_units="xy",
-        scale=1.0,
-        width=0.004,
-        color=plot.FIELD_COLOR,
-        alpha=0.55,
-    )
-    plot.cloud(ax, a, color=plot.BASE_COLOR, s=5, alpha=0.6)
-    plot.cloud(ax, b, color=plot.FLOW_COLOR, s=6, alpha=0.9)
-
-
 def onestep_explorer(
     samplers: dict[str, Callable[[torch.Tensor, int], tuple[torch.Tensor, str]]],
     *,
@@ -668,7 +649,7 @@ def onestep_explorer(
         plot.panel(axes[0], f"{method}: samples, {nfe} NFE")
         plot.cloud(axes[0], x_1, color=plot.FLOW_COLOR, s=5, alpha=0.8)
         plot.panel(axes[1], f"noise to sample ({how})")
-        _arrows(axes[1], x_0, x_1, n_arrows)
+        plot.map_arrows(axes[1], x_0, x_1, n_arrows=n_arrows)
 
     def text(method, nfe):
         _, how, score = solved[method, nfe]

@@ -30,6 +30,18 @@ def test_cloud_draws_every_point(ax, gen):
     np.testing.assert_allclose(collection.get_offsets(), x.numpy())
 
 
+def test_map_arrows_point_from_each_start_to_its_end_to_scale(ax, gen):
+    x_0, x_1 = fm.sample("gaussian", 30, generator=gen), fm.sample("ring", 30, generator=gen)
+    assert plot.map_arrows(ax, x_0, x_1, n_arrows=12) is ax
+    arrows, starts, ends = ax.collections
+    np.testing.assert_allclose(arrows.get_offsets(), x_0[:12].numpy())
+    np.testing.assert_allclose(
+        np.stack([arrows.U, arrows.V], 1), (x_1 - x_0)[:12].numpy(), rtol=1e-6
+    )
+    np.testing.assert_allclose(starts.get_offsets(), x_0[:12].numpy())
+    np.testing.assert_allclose(ends.get_offsets(), x_1[:12].numpy())
+
+
 def test_pairs_draws_lines_for_the_first_pairs_and_the_cloud_at_t(ax, gen):
     x_0, x_1 = torch.zeros(50, 2), fm.sample("ring", 50, generator=gen)
     plot.pairs(ax, x_0, x_1, t=0.5, n_lines=7)
