@@ -494,8 +494,10 @@ def train_meanflow(
     ``loss_power = p > 0`` weighs each row's squared error ``e`` by ``1 / (e + 10^-3)^p``,
     held fixed (the paper's adaptive weighting; ``p = 1`` is its choice, ``0`` the plain
     mean squared error); it keeps the rows with large, noisy errors from drowning the rest.
-    With it the recorded loss is a weighted one, near 1 however good the fit: watch samples,
-    not the loss.
+    With it the recorded loss is a weighted one: each row's term ``e / (e + 10^-3)`` (at
+    ``p = 1``) stays just below 1 while its error is well above ``10^-3``, and the mean is
+    divided by the number of coordinates, so on 2-D data the loss sits just below 0.5
+    however much the fit improves: watch samples, not the loss.
     The paper takes ``r = t`` on 75% of the rows; on the course's 2-D targets 25% trained
     better in a short run (``benchmarks/onestep.py``). ``coupling="ot"`` pairs each batch by
     minibatch OT. Keep the network's default ``time_embedding="mlp"``: sinusoidal features
